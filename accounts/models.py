@@ -1,0 +1,502 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from .identity import mask_id_number, mask_name, parse_id_number, validate_id_number
+
+ZERO = Decimal("0.00")
+
+
+def money_field(verbose_name, **kwargs):
+    """Return a yuan amount field: Decimal with two places."""
+    return models.DecimalField(verbose_name, max_digits=14, decimal_places=2, **kwargs)
+
+
+class Province(models.Model):
+    code = models.CharField(
+        _("省级代码"), max_length=2, unique=True, validators=[RegexValidator(r"^\d{2}$")]
+    )
+    name = models.CharField(_("省份"), max_length=30)
+    accounts_province_wide = models.BooleanField(
+        _("省内个人账户通用"),
+        default=False,
+        help_text=_("开启后，省内统筹区之间转移接续不划转资金，只变更参保地。"),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("省份")
+        verbose_name_plural = _("省份")
+
+    def __str__(self):
+        return self.name
+
+
+class Region(models.Model):
+    """A 统筹区 with the policy parameters staff keep."""
+
+    class SharingScope(models.TextChoices):
+        CLOSE_RELATIVES = "close_relatives", _("近亲属（2024年起：配偶、父母、子女、兄弟姐妹、祖父母、外祖父母、孙子女、外孙子女）")
+        NUCLEAR_FAMILY = "nuclear_family", _("配偶、父母、子女（2021年范围）")
+
+    code = models.CharField(
+        _("行政区划代码"),
+        max_length=6,
+        unique=True,
+        validators=[RegexValidator(r"^\d{6}$", _("统筹区代码应为6位数字。"))],
+    )
+    name = models.CharField(_("名称"), max_length=30)
+    province = models.ForeignKey(
+        Province, models.PROTECT, related_name="regions", verbose_name=_("省份")
+    )
+    employee_credit_rate = models.DecimalField(
+        _("在职职工划入比例（%）"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("2.00"),
+        validators=[MinValueValidator(ZERO)],
+        help_text=_("每月按缴费基数的这一比例划入个人账户。"),
+    )
+    retiree_monthly_credit = money_field(
+        _("退休人员每月定额划入（元）"), default=Decimal("100.00"), validators=[MinValueValidator(ZERO)]
+    )
+    premium_year = models.PositiveSmallIntegerField(_("保费年度"), default=2026)
+    resident_premium = money_field(
+        _("居民医保个人缴费（元/年）"), default=Decimal("400.00"), validators=[MinValueValidator(ZERO)]
+    )
+    ltc_premium = money_field(
+        _("长期护理保险个人缴费（元/年）"),
+        default=ZERO,
+        validators=[MinValueValidator(ZERO)],
+        help_text=_("未开展长期护理保险的地区填0。"),
+    )
+    sharing_scope = models.CharField(
+        _("共济亲属范围"),
+        max_length=20,
+        choices=SharingScope,
+        default=SharingScope.CLOSE_RELATIVES,
+    )
+    sharing_scope_since = models.DateField(_("共济范围生效日期"), default="2025-01-01")
+    max_sharing_relatives = models.PositiveSmallIntegerField(_("每人最多共济亲属数"), default=10)
+    quota_topup_limit = money_field(_("共济额度单次划拨上限（元）"), default=Decimal("2000.00"))
+    quota_topups_per_day = models.PositiveSmallIntegerField(_("共济额度每日划拨次数上限"), default=3)
+    quota_quiet_from = models.TimeField(_("暂停划拨开始时间"), default="22:00")
+    quota_quiet_until = models.TimeField(_("暂停划拨结束时间"), default="06:00")
+    withdrawal_review_days = models.PositiveSmallIntegerField(_("提取初审时限（工作日）"), default=5)
+    withdrawal_payment_days = models.PositiveSmallIntegerField(_("提取到账时限（工作日）"), default=10)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("统筹区")
+        verbose_name_plural = _("统筹区")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(employee_credit_rate__gte=0) & Q(employee_credit_rate__lte=100),
+                name="region_credit_rate_is_a_percentage",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name}（{self.code}）"
+
+
+class Person(models.Model):
+    """A person in the insurance registry (参保人员)."""
+
+    name = models.CharField(_("姓名"), max_length=50)
+    id_number = models.CharField(
+        _("身份证号码"), max_length=18, unique=True, validators=[validate_id_number]
+    )
+    phone = models.CharField(
+        _("预留手机号"),
+        max_length=11,
+        validators=[RegexValidator(r"^1\d{10}$", _("手机号应为以1开头的11位数字。"))],
+    )
+    card_number = models.CharField(_("医保卡号"), max_length=32, unique=True)
+    created_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("参保人员")
+        verbose_name_plural = _("参保人员")
+
+    def __str__(self):
+        return f"{self.name}（{self.masked_id_number}）"
+
+    @cached_property
+    def identity(self):
+        return parse_id_number(self.id_number)
+
+    @property
+    def masked_id_number(self):
+        return mask_id_number(self.id_number)
+
+    @property
+    def masked_name(self):
+        return mask_name(self.name)
+
+    @property
+    def birth_date(self):
+        return self.identity.birth_date
+
+    @property
+    def sex_display(self):
+        return _("男") if self.identity.is_male else _("女")
+
+    def age_on(self, day=None):
+        return self.identity.age_on(day or timezone.localdate())
+
+
+class Enrolment(models.Model):
+    """A person's insurance in one region (参保登记)."""
+
+    class InsuranceType(models.TextChoices):
+        EMPLOYEE = "employee", _("职工医保")
+        RESIDENT = "resident", _("居民医保")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("参保中")
+        STOPPED = "stopped", _("停保")
+        TRANSFERRED_OUT = "transferred_out", _("已转出")
+        CLOSED = "closed", _("已注销")
+
+    class Employment(models.TextChoices):
+        IN_SERVICE = "in_service", _("在职")
+        RETIRED = "retired", _("退休")
+
+    person = models.ForeignKey(
+        Person, models.PROTECT, related_name="enrolments", verbose_name=_("参保人")
+    )
+    region = models.ForeignKey(
+        Region, models.PROTECT, related_name="enrolments", verbose_name=_("参保地")
+    )
+    insurance_type = models.CharField(_("险种"), max_length=10, choices=InsuranceType)
+    status = models.CharField(
+        _("参保状态"), max_length=20, choices=Status, default=Status.ACTIVE
+    )
+    employment = models.CharField(
+        _("在职/退休"), max_length=10, choices=Employment, blank=True,
+        help_text=_("职工医保必填；居民医保留空。"),
+    )
+    contribution_base = money_field(
+        _("月缴费基数（元）"), null=True, blank=True, validators=[MinValueValidator(ZERO)]
+    )
+    contribution_months = models.PositiveIntegerField(_("缴费年限（月）"), default=0)
+    started_on = models.DateField(_("参保日期"), default=timezone.localdate)
+    ended_on = models.DateField(_("终止日期"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-started_on", "-id"]
+        verbose_name = _("参保登记")
+        verbose_name_plural = _("参保登记")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=Q(status="active"),
+                name="one_active_enrolment_per_person",
+                violation_error_message=_("此人已有一条参保中的登记，请先停保原登记。"),
+            ),
+            models.CheckConstraint(
+                condition=~Q(insurance_type="employee", employment="in_service")
+                | Q(contribution_base__isnull=False),
+                name="in_service_employee_has_contribution_base",
+                violation_error_message=_("在职职工须填写月缴费基数。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(insurance_type="resident", employment="")
+                | Q(insurance_type="employee", employment__in=["in_service", "retired"]),
+                name="employment_matches_insurance_type",
+                violation_error_message=_("职工医保须选择在职或退休；居民医保不选。"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.person.name} · {self.region.name} · {self.get_insurance_type_display()}"
+
+    @property
+    def is_active(self):
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def is_employee(self):
+        return self.insurance_type == self.InsuranceType.EMPLOYEE
+
+    @property
+    def is_retired(self):
+        return self.employment == self.Employment.RETIRED
+
+
+class User(AbstractUser):
+    """A login: a citizen (username is the ID number, linked to a person) or a member of staff."""
+
+    person = models.OneToOneField(
+        Person,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="user",
+        verbose_name=_("对应参保人"),
+    )
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("登录用户")
+        verbose_name_plural = _("登录用户")
+
+
+class StaffProfile(models.Model):
+    """The regions a member of staff serves; staff see only those regions' business."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="staff_profile",
+        verbose_name=_("经办人员"),
+    )
+    regions = models.ManyToManyField(Region, related_name="staff", verbose_name=_("服务统筹区"))
+
+    class Meta:
+        verbose_name = _("经办人员档案")
+        verbose_name_plural = _("经办人员档案")
+
+    def __str__(self):
+        return str(self.user)
+
+
+class Account(models.Model):
+    """A ledger account: a citizen's personal account, a sharing quota, or a region's system account."""
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", _("个人账户")
+        QUOTA = "quota", _("共济额度")
+        CREDIT_SOURCE = "credit_source", _("划入资金来源")
+        INSTITUTIONS_PAYABLE = "institutions_payable", _("应付定点医药机构款")
+        WITHDRAWALS_PAYABLE = "withdrawals_payable", _("应付提取款")
+        TRANSIT = "transit", _("转移在途资金")
+        PREMIUMS_COLLECTED = "premiums_collected", _("代缴保费")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("正常")
+        FROZEN = "frozen", _("冻结")
+        CLOSED = "closed", _("已关闭")
+        TRANSFERRED_OUT = "transferred_out", _("已转出")
+
+    class Hold(models.TextChoices):
+        NONE = "", _("无")
+        WITHDRAWAL = "withdrawal", _("提取申请办理中")
+        TRANSFER = "transfer", _("转移申请办理中")
+
+    # Kinds whose balance belongs to a citizen and may never go below zero.
+    CITIZEN_KINDS = (Kind.PERSONAL, Kind.QUOTA)
+
+    kind = models.CharField(_("账户类别"), max_length=30, choices=Kind)
+    region = models.ForeignKey(
+        Region, models.PROTECT, related_name="accounts", verbose_name=_("统筹区")
+    )
+    enrolment = models.OneToOneField(
+        Enrolment,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="account",
+        verbose_name=_("参保登记"),
+    )
+    status = models.CharField(_("状态"), max_length=20, choices=Status, default=Status.ACTIVE)
+    balance = money_field(_("余额（元）"), default=ZERO)
+    hold = models.CharField(_("办理中的申请"), max_length=20, choices=Hold, default=Hold.NONE, blank=True)
+    hold_reference = models.CharField(_("申请编号"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("开户时间"), default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("账户")
+        verbose_name_plural = _("账户")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance__gte=0) | ~Q(kind__in=["personal", "quota"]),
+                name="citizen_account_balance_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="personal") | Q(enrolment__isnull=False),
+                name="personal_account_has_enrolment",
+            ),
+            models.UniqueConstraint(
+                fields=["region", "kind"],
+                condition=~Q(kind__in=["personal", "quota"]),
+                name="one_system_account_per_region_and_kind",
+            ),
+        ]
+
+    def __str__(self):
+        if self.kind == self.Kind.PERSONAL and self.enrolment_id:
+            return _("%(name)s的个人账户（%(region)s）") % {
+                "name": self.enrolment.person.name,
+                "region": self.region.name,
+            }
+        return f"{self.region.name}·{self.get_kind_display()}"
+
+    @property
+    def is_citizen_money(self):
+        return self.kind in self.CITIZEN_KINDS
+
+    @property
+    def can_spend(self):
+        return self.status == self.Status.ACTIVE
+
+
+class AccountStatusChange(models.Model):
+    """One freeze, unfreeze, closing or reopening of an account, with who did it and why."""
+
+    account = models.ForeignKey(
+        Account, models.PROTECT, related_name="status_changes", verbose_name=_("账户")
+    )
+    from_status = models.CharField(_("原状态"), max_length=20, choices=Account.Status)
+    to_status = models.CharField(_("新状态"), max_length=20, choices=Account.Status)
+    reason = models.CharField(_("原因"), max_length=200)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, verbose_name=_("经办人")
+    )
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("账户状态变更")
+        verbose_name_plural = _("账户状态变更")
+
+    def __str__(self):
+        return f"{self.account} {self.get_from_status_display()}→{self.get_to_status_display()}"
+
+
+class JournalTransaction(models.Model):
+    """One movement of money: its entries sum to zero."""
+
+    class Kind(models.TextChoices):
+        OPENING = "opening", _("期初余额")
+        CREDIT = "credit", _("每月划入")
+        SETTLEMENT = "settlement", _("医药费结算")
+        REFUND = "refund", _("结算退款")
+        QUOTA_TOPUP = "quota_topup", _("共济额度划拨")
+        QUOTA_RELEASE = "quota_release", _("共济额度退回")
+        PREMIUM = "premium", _("代缴保费")
+        WITHDRAWAL = "withdrawal", _("余额提取")
+        PAYOUT = "payout", _("提取款支付")
+        TRANSFER_OUT = "transfer_out", _("转出")
+        TRANSFER_IN = "transfer_in", _("转入")
+        REVERSAL = "reversal", _("冲正")
+
+    kind = models.CharField(_("业务类型"), max_length=20, choices=Kind)
+    description = models.CharField(_("摘要"), max_length=200)
+    idempotency_key = models.CharField(
+        _("幂等键"), max_length=120, unique=True, null=True, blank=True
+    )
+    reverses = models.OneToOneField(
+        "self",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversal",
+        verbose_name=_("冲正的交易"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, verbose_name=_("经办人")
+    )
+    created_at = models.DateTimeField(_("记账时间"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("记账交易")
+        verbose_name_plural = _("记账交易")
+
+    def __str__(self):
+        return f"#{self.pk} {self.get_kind_display()} {self.description}"
+
+
+class LedgerEntry(models.Model):
+    """One side of a journal transaction; never edited or deleted."""
+
+    transaction = models.ForeignKey(
+        JournalTransaction, models.PROTECT, related_name="entries", verbose_name=_("交易")
+    )
+    account = models.ForeignKey(
+        Account, models.PROTECT, related_name="entries", verbose_name=_("账户")
+    )
+    amount = money_field(_("金额（元）"), help_text=_("正数为收入，负数为支出。"))
+    balance_after = money_field(_("记账后余额（元）"))
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("账务明细")
+        verbose_name_plural = _("账务明细")
+        indexes = [models.Index(fields=["account", "-id"], name="entry_account_newest")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero"),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.amount:+}"
+
+
+class MonthlyCredit(models.Model):
+    """The credit of one month to one personal account, and how it was computed."""
+
+    account = models.ForeignKey(
+        Account, models.PROTECT, related_name="monthly_credits", verbose_name=_("个人账户")
+    )
+    month = models.DateField(_("月份"), help_text=_("该月第一天。"))
+    amount = money_field(_("划入金额（元）"))
+    contribution_base = money_field(_("缴费基数（元）"), null=True, blank=True)
+    rate = models.DecimalField(_("划入比例（%）"), max_digits=5, decimal_places=2, null=True, blank=True)
+    computation = models.CharField(_("计算方式"), max_length=200)
+    transaction = models.OneToOneField(
+        JournalTransaction, models.PROTECT, related_name="monthly_credit", verbose_name=_("交易")
+    )
+
+    class Meta:
+        ordering = ["-month"]
+        verbose_name = _("每月划入")
+        verbose_name_plural = _("每月划入")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "month"], name="one_credit_per_account_month"),
+        ]
+
+    def __str__(self):
+        return self.computation
+
+
+class Notice(models.Model):
+    """A message in a citizen's inbox at /notices/."""
+
+    person = models.ForeignKey(
+        Person, models.CASCADE, related_name="notices", verbose_name=_("收件人")
+    )
+    title = models.CharField(_("标题"), max_length=100)
+    body = models.TextField(_("内容"))
+    link = models.CharField(_("下一步链接"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+    read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        indexes = [models.Index(fields=["person", "read_at"], name="notice_person_unread")]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_unread(self):
+        return self.read_at is None

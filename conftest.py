@@ -1,0 +1,132 @@
+"""Fixtures every app's tests share: people, accounts with money, staff of a region."""
+
+import itertools
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from accounts import ledger
+from accounts.identity import check_character
+from accounts.models import Account, Enrolment, JournalTransaction, Person, Region, StaffProfile, User
+from accounts.services import record_enrolment, system_account
+
+_serial = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip PostgreSQL-only tests on other databases, saying why."""
+    if connection.vendor == "postgresql":
+        return
+    reason = (
+        "needs PostgreSQL: row locks (SELECT ... FOR UPDATE) and ledger triggers only exist there; "
+        "SQLite serialises every writer. Set DATABASE_URL=postgres://... to run it."
+    )
+    for item in items:
+        if item.get_closest_marker("postgresql"):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Argon2 is deliberately slow; tests only need a hash that checks.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_id_number(birth="19850101", region_code="330203"):
+    """Return a valid ID number, different on every call."""
+    first17 = f"{region_code}{birth}{next(_serial) % 1000:03d}"
+    return first17 + check_character(first17)
+
+
+def make_person(**overrides):
+    id_number = overrides.pop("id_number", None) or make_id_number(overrides.pop("birth", "19850101"))
+    fields = {
+        "name": "测试人",
+        "id_number": id_number,
+        "phone": "13800000000",
+        "card_number": f"C{id_number}",
+    }
+    fields.update(overrides)
+    return Person.objects.create(**fields)
+
+
+def region(code="330200"):
+    return Region.objects.get(code=code)
+
+
+def make_employee(*, balance=Decimal("0.00"), region_code="330200", retired=False, base="8000.00", **person_fields):
+    """Return a person with an active employee enrolment and a personal account holding `balance`."""
+    person = make_person(**person_fields)
+    enrolment = record_enrolment(
+        person=person,
+        region=region(region_code),
+        insurance_type=Enrolment.InsuranceType.EMPLOYEE,
+        employment=Enrolment.Employment.RETIRED if retired else Enrolment.Employment.IN_SERVICE,
+        contribution_base=None if retired else Decimal(base),
+        contribution_months=120,
+    )
+    if balance:
+        fund(enrolment.account, Decimal(balance))
+    return person
+
+
+def make_resident(*, region_code="330200", **person_fields):
+    person = make_person(**person_fields)
+    record_enrolment(person=person, region=region(region_code), insurance_type=Enrolment.InsuranceType.RESIDENT)
+    return person
+
+
+def fund(account, amount):
+    """Put money in an account the way an opening balance is booked."""
+    source = system_account(account.region, Account.Kind.CREDIT_SOURCE)
+    return ledger.post(
+        kind=JournalTransaction.Kind.OPENING,
+        lines=[ledger.Line(source, -amount), ledger.Line(account, amount)],
+        description="期初余额",
+    )
+
+
+def make_citizen_user(person, password="Demo@2026"):
+    user = User(username=person.id_number, first_name=person.name, person=person)
+    user.set_password(password)
+    user.save()
+    return user
+
+
+def make_staff(username, *region_codes, superuser=False):
+    user = User.objects.create_user(username=username, password="Demo@2026", is_staff=True, is_superuser=superuser)
+    profile = StaffProfile.objects.create(user=user)
+    profile.regions.set(Region.objects.filter(code__in=region_codes))
+    return user
+
+
+@pytest.fixture
+def applicant(db):
+    """A 宁波 in-service employee with ¥2,000.00 and a login."""
+    person = make_employee(balance="2000.00", name="张伟")
+    make_citizen_user(person)
+    return person
+
+
+@pytest.fixture
+def outsider(db):
+    """Another citizen, in 东莞, with a login and money of his own."""
+    person = make_employee(balance="1500.00", region_code="441900", name="陈明")
+    make_citizen_user(person)
+    return person
+
+
+@pytest.fixture
+def reviewer(db):
+    return make_staff("reviewer", "330200")
+
+
+@pytest.fixture
+def approver(db):
+    return make_staff("approver", "330200")
+
+
+@pytest.fixture
+def other_region_clerk(db):
+    return make_staff("clerk_dg", "441900")
