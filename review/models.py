@@ -1,3 +1,147 @@
-from django.db import models
+"""What withdrawals and transfers share: the application base, its event log, materials and holidays."""
 
-# Create your models here.
+import uuid
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Application(models.Model):
+    """Fields every reviewed application has; a feature app adds its own and its status choices.
+
+    A concrete subclass defines `Status` (TextChoices), a `status` field using it, and
+    `TRANSITIONS`: a mapping from each status to the statuses it may move to. Only
+    `review.transitions.transition` writes `status`.
+    """
+
+    number = models.CharField(_("申请编号"), max_length=32, unique=True, editable=False)
+    applicant = models.ForeignKey(
+        "accounts.Person", models.PROTECT, related_name="+", verbose_name=_("申请人")
+    )
+    region = models.ForeignKey(
+        "accounts.Region", models.PROTECT, related_name="+", verbose_name=_("受理统筹区")
+    )
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    clock_started_on = models.DateField(
+        _("计时起始日"),
+        null=True,
+        blank=True,
+        help_text=_("受理或补正后重新提交之日；办理时限从此日起按工作日计算。"),
+    )
+
+    TRANSITIONS = {}
+    NUMBER_PREFIX = "A"
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return self.number
+
+    def save(self, *args, **kwargs):
+        if not self.number:
+            self.number = new_application_number(self.NUMBER_PREFIX)
+        super().save(*args, **kwargs)
+
+    @property
+    def events(self):
+        return Event.objects.for_object(self)
+
+    def can_move_to(self, status):
+        return status in self.TRANSITIONS.get(self.status, ())
+
+
+def new_application_number(prefix):
+    """Return a unique, readable application number such as W20261124A1B2C3D4."""
+    return f"{prefix}{timezone.localdate():%Y%m%d}{uuid.uuid4().hex[:8].upper()}"
+
+
+class EventQuerySet(models.QuerySet):
+    def for_object(self, obj):
+        return self.filter(
+            content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
+        ).select_related("actor")
+
+
+class Event(models.Model):
+    """One status change of an application: the audit trail and the citizen's timeline."""
+
+    content_type = models.ForeignKey(ContentType, models.PROTECT, verbose_name=_("业务类型"))
+    object_id = models.PositiveBigIntegerField(_("申请ID"))
+    application = GenericForeignKey("content_type", "object_id")
+    from_status = models.CharField(_("原状态"), max_length=30, blank=True)
+    to_status = models.CharField(_("新状态"), max_length=30)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, verbose_name=_("办理人")
+    )
+    note = models.TextField(_("说明"), blank=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("办理记录")
+        verbose_name_plural = _("办理记录")
+        indexes = [models.Index(fields=["content_type", "object_id"], name="event_application")]
+
+    def __str__(self):
+        return f"{self.from_status or '—'} → {self.to_status}"
+
+
+def material_upload_to(instance, filename):
+    """Store under a random name: the citizen's file name never reaches the file system."""
+    return f"materials/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{instance.extension}"
+
+
+class Material(models.Model):
+    """An uploaded file (证明材料) attached to an application; private, served only by a checked view."""
+
+    content_type = models.ForeignKey(ContentType, models.PROTECT, verbose_name=_("业务类型"))
+    object_id = models.PositiveBigIntegerField(_("申请ID"))
+    application = GenericForeignKey("content_type", "object_id")
+    kind = models.CharField(_("材料类别"), max_length=40)
+    original_name = models.CharField(_("原文件名"), max_length=200)
+    file = models.FileField(_("文件"), upload_to=material_upload_to, max_length=200)
+    mime_type = models.CharField(_("文件类型"), max_length=50)
+    extension = models.CharField(_("扩展名"), max_length=8)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, verbose_name=_("上传人")
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        verbose_name = _("证明材料")
+        verbose_name_plural = _("证明材料")
+        indexes = [models.Index(fields=["content_type", "object_id"], name="material_application")]
+
+    def __str__(self):
+        return self.original_name
+
+
+class Holiday(models.Model):
+    """A statutory holiday or make-up working day that staff enter for years the calendar library lacks."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("法定节假日（休息）")
+        WORKDAY = "workday", _("调休上班日")
+
+    date = models.DateField(_("日期"), unique=True)
+    kind = models.CharField(_("类别"), max_length=10, choices=Kind)
+    name = models.CharField(_("名称"), max_length=30, help_text=_("例如：春节、国庆节。"))
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("节假日与调休")
+        verbose_name_plural = _("节假日与调休")
+
+    def __str__(self):
+        return f"{self.date} {self.name}（{self.get_kind_display()}）"
