@@ -287,6 +287,7 @@ class Account(models.Model):
         WITHDRAWALS_PAYABLE = "withdrawals_payable", _("应付提取款")
         TRANSIT = "transit", _("转移在途资金")
         PREMIUMS_COLLECTED = "premiums_collected", _("代缴保费")
+        PAID_OUT = "paid_out", _("已划出至银行")
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("正常")
