@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
+# Two pytest-xdist workers: on a 2-core machine the suite takes about two thirds of the serial time.
+# TEST_WORKERS=0 runs everything in one process (easier to read with -x or a debugger).
+TEST_WORKERS ?= 2
 # The portal runs in development mode unless told otherwise; tests need a key only to load settings.
 export DEBUG ?= true
 
@@ -14,9 +17,12 @@ run: $(VENV)/.installed
 	$(PY) manage.py runserver $(HOST)
 
 test: $(VENV)/.installed
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
+
+migrate: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \

@@ -4,7 +4,9 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
+from django.test import override_settings
 
 from accounts import ledger
 from accounts.identity import check_character
@@ -15,6 +17,11 @@ _serial = itertools.count(1)
 
 
 def pytest_collection_modifyitems(config, items):
+    _skip_postgresql_only_tests(items)
+    _restore_seeded_rows_after_committing_tests(items)
+
+
+def _skip_postgresql_only_tests(items):
     """Skip PostgreSQL-only tests on other databases, saying why."""
     if connection.vendor == "postgresql":
         return
@@ -25,6 +32,39 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgresql"):
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _restore_seeded_rows_after_committing_tests(items):
+    """Give every test that commits (transaction=True, live_server) a serialized rollback.
+
+    Such a test ends by emptying every table, which takes the regions of the data migration with it.
+    Serialized rollback puts them (and the content types) back before the next such test. All of them must
+    use it or none: one that does not recreates the content types under new ids when it ends, and the next
+    one that does then fails restoring the old ids.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        options = dict(marker.kwargs) if marker else {}
+        commits = options.get("transaction") or {"transactional_db", "live_server"} & set(item.fixturenames)
+        if commits and not options.get("serialized_rollback"):
+            options["serialized_rollback"] = True
+            item.add_marker(pytest.mark.django_db(*(marker.args if marker else ()), **options), append=False)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Throttles count in the cache; one test's failures must not block the next.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_without_collectstatic():
+    # Tests run with DEBUG off but never run collectstatic: whitenoise then looks files up per request
+    # instead of scanning the missing STATIC_ROOT and warning about it in every test.
+    with override_settings(WHITENOISE_AUTOREFRESH=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,3 +1,671 @@
-from django.contrib import admin
+"""The staff desk for the registry, the accounts and the ledger."""
 
-# Register your models here.
+import copy
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import ActionLocation, helpers
+from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.auth import admin as auth_admin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Q, Subquery
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import services
+from .identity import mask_digits, mask_id_number, validate_id_number
+from .models import (
+    Account,
+    AccountStatusChange,
+    Enrolment,
+    JournalTransaction,
+    LedgerEntry,
+    MonthlyCredit,
+    Notice,
+    Person,
+    Province,
+    Region,
+    StaffProfile,
+    User,
+)
+from .scoping import RegionListFilter, RegionScopedAdmin, regions_of
+from .services import ServiceError
+
+BOTH_LOCATIONS = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
+CHANGE_FORM_ACTION_FIELD = f"{ActionLocation.CHANGE_FORM.value}-action"
+
+
+# Forms ----------------------------------------------------------------------------------------------
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("原因"), max_length=200, widget=forms.TextInput(attrs={"size": 60}))
+
+
+class StopEnrolmentForm(forms.Form):
+    ended_on = forms.DateField(
+        label=_("停保日期"),
+        initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
+class PersonAdminForm(forms.ModelForm):
+    """A registry record; the ID number is stored as the standard writes it, with a capital X."""
+
+    class Meta:
+        model = Person
+        fields = ["name", "id_number", "phone", "card_number"]
+
+    def clean_id_number(self):
+        return self.cleaned_data["id_number"].upper()
+
+
+class RecordEnrolmentForm(forms.ModelForm):
+    """An enrolment an employer or the resident scheme reported, for a person found by ID number."""
+
+    id_number = forms.CharField(
+        label=_("身份证号码"),
+        max_length=18,
+        validators=[validate_id_number],
+        help_text=_("参保人须已在登记库中；新人员请先在“参保人员”中新增。"),
+    )
+
+    class Meta:
+        model = Enrolment
+        fields = [
+            "region", "insurance_type", "employment", "contribution_base", "contribution_months",
+            "started_on",
+        ]
+        widgets = {"started_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    field_order = ["id_number", *Meta.fields]
+
+    def __init__(self, *args, regions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = regions
+        self.person = None
+
+    def clean_id_number(self):
+        id_number = self.cleaned_data["id_number"].upper()
+        self.person = Person.objects.filter(id_number=id_number).first()
+        if self.person is None:
+            raise ValidationError(
+                _("登记库中没有这个身份证号码的人员，请先新增参保人员。"), code="unknown_person"
+            )
+        return id_number
+
+    def service_arguments(self):
+        """Return the keyword arguments of services.record_enrolment."""
+        return {"person": self.person, **{name: self.cleaned_data[name] for name in self.Meta.fields}}
+
+
+class EnrolmentChangeForm(forms.ModelForm):
+    """The terms a clerk may correct on an enrolment; region, type and status stay as recorded."""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        # Django skips a constraint when one of its fields is not on the form; the type is read-only here,
+        # yet "an in-service employee has a contribution base" must still hold before the database says no.
+        candidate = copy.copy(self.instance)
+        for name, value in cleaned_data.items():
+            setattr(candidate, name, value)
+        try:
+            candidate.validate_constraints()
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+        return cleaned_data
+
+
+# Shared admin pieces --------------------------------------------------------------------------------
+
+
+def confirm_and_apply(model_admin, request, queryset, *, form_class, title, apply, done):
+    """Ask for `form_class` on an intermediate page, then call `apply(row, cleaned_data)` on each row."""
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if not form.is_valid():
+        action_field = CHANGE_FORM_ACTION_FIELD if CHANGE_FORM_ACTION_FIELD in request.POST else "action"
+        context = {
+            **model_admin.admin_site.each_context(request),
+            "title": title,
+            "opts": model_admin.opts,
+            "objects": queryset,
+            "form": form,
+            "action_field": action_field,
+            "action": request.POST[action_field],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "cancel_url": request.get_full_path(),
+        }
+        return TemplateResponse(request, "admin/accounts/action_confirmation.html", context)
+    applied = 0
+    for obj in queryset:
+        try:
+            apply(obj, form.cleaned_data)
+        except ServiceError as exc:
+            model_admin.message_user(request, f"{obj}：{exc.message}", messages.ERROR)
+        else:
+            applied += 1
+    if applied:
+        model_admin.message_user(request, done % {"count": applied}, messages.SUCCESS)
+    return None
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """Show who changed a record and what it was before; old versions are read, never restored."""
+
+    def revert_disabled(self, request, obj=None):
+        # Restoring an old version would rewrite a status or a policy value behind the services' back.
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """Show an old version read-only."""
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class ReadOnlyAdmin:
+    """ModelAdmin or inline mixin for rows only services write: nobody adds, changes or deletes them here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnlyAdmin):
+    """An inline of events or entries, shown to whoever may see the parent row."""
+
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site.get_model_admin(self.parent_model).has_view_or_change_permission(request, obj)
+
+
+class PersonSearchMixin:
+    """Search by a person's full ID number or card number, or by name; never by part of an ID number."""
+
+    person_prefix = ""
+    search_help_text = _("输入完整的18位身份证号码、医保卡号或姓名。")
+
+    def get_search_fields(self, request):
+        return (f"{self.person_prefix}name",)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Match an 18-character term to the ID number exactly, any other to the name; cards match whole."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        prefix = self.person_prefix
+        # On PostgreSQL icontains compiles to UPPER(col) LIKE ..., which no index serves; an exact match
+        # uses the unique index, and a fragment of an ID number must not find anybody.
+        if len(term) == 18:
+            condition = Q(**{f"{prefix}id_number": term.upper()})
+        else:
+            condition = Q(**{f"{prefix}name__icontains": term})
+        return queryset.filter(condition | Q(**{f"{prefix}card_number": term})), False
+
+
+def admin_link(obj, text=None):
+    """Return a link to `obj`'s admin change page."""
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, text or obj)
+
+
+# Regions --------------------------------------------------------------------------------------------
+
+
+@admin.register(Province)
+class ProvinceAdmin(RegionScopedAdmin, HistoryAdmin):
+    region_lookup = "regions"
+    list_display = ("code", "name", "accounts_province_wide")
+    fields = ("code", "name", "accounts_province_wide")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if request.user.is_superuser else ("code", "name")
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Region)
+class RegionAdmin(RegionScopedAdmin, HistoryAdmin):
+    region_lookup = "pk"
+    list_display = (
+        "code", "name", "province", "employee_credit_rate", "retiree_monthly_credit", "premium_year",
+        "resident_premium", "ltc_premium", "sharing_scope", "withdrawal_review_days",
+        "withdrawal_payment_days",
+    )
+    list_display_links = ("code", "name")
+    list_select_related = ("province",)
+    list_filter = ("province", "sharing_scope")
+    search_fields = ("^code", "name")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "province")}),
+        (_("月度划入"), {"fields": ("employee_credit_rate", "retiree_monthly_credit")}),
+        (_("保费"), {"fields": ("premium_year", "resident_premium", "ltc_premium")}),
+        (
+            _("家庭共济"),
+            {
+                "fields": (
+                    "sharing_scope", "sharing_scope_since", "max_sharing_relatives", "quota_topup_limit",
+                    "quota_topups_per_day", "quota_quiet_from", "quota_quiet_until",
+                )
+            },
+        ),
+        (_("提取时限"), {"fields": ("withdrawal_review_days", "withdrawal_payment_days")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # The code and the province identify the region to other systems and in ID numbers.
+        return () if request.user.is_superuser else ("code", "name", "province")
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# Registry -------------------------------------------------------------------------------------------
+
+
+class EnrolmentInline(ReadOnlyInline, admin.TabularInline):
+    model = Enrolment
+    fields = (
+        "region", "insurance_type", "status", "employment", "contribution_base", "contribution_months",
+        "started_on", "ended_on", "account_link",
+    )
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("region", "account")
+
+    @admin.display(description=_("个人账户"))
+    def account_link(self, enrolment):
+        account = getattr(enrolment, "account", None)
+        return admin_link(account, _("余额 ¥%(balance)s") % {"balance": account.balance}) if account else "—"
+
+
+@admin.register(Person)
+class PersonAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
+    region_lookup = "enrolments__region"
+    form = PersonAdminForm
+    list_display = ("masked_id", "name", "active_region", "masked_card_number")
+    list_display_links = ("masked_id", "name")
+    list_filter = (
+        ("enrolments__region", RegionListFilter), "enrolments__insurance_type", "enrolments__status",
+    )
+    inlines = [EnrolmentInline]
+
+    def get_queryset(self, request):
+        # At most one enrolment is active (a database constraint), so the subquery yields one region.
+        active = Enrolment.objects.filter(person=OuterRef("pk"), status=Enrolment.Status.ACTIVE)
+        return super().get_queryset(request).annotate(
+            active_region_name=Subquery(active.values("region__name")[:1])
+        )
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "id_number", "phone", "card_number")
+        return ("name", "id_number", "sex_and_birth", "phone", "card_number", "login", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # A citizen's login name is the ID number, so correcting one is not a field edit.
+        return () if obj is None else ("id_number", "sex_and_birth", "login", "created_at")
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("身份证号码"), ordering="id_number")
+    def masked_id(self, person):
+        return mask_id_number(person.id_number)
+
+    @admin.display(description=_("医保卡号"), ordering="card_number")
+    def masked_card_number(self, person):
+        # Card numbers often embed the ID number (the demo ones are "C" + ID), so the list masks them too.
+        return mask_digits(person.card_number)
+
+    @admin.display(description=_("当前参保地"), ordering="active_region_name")
+    def active_region(self, person):
+        return person.active_region_name
+
+    @admin.display(description=_("性别、出生日期"))
+    def sex_and_birth(self, person):
+        return f"{person.sex_display}，{person.birth_date:%Y-%m-%d}"
+
+    @admin.display(description=_("登录账号"))
+    def login(self, person):
+        user = getattr(person, "user", None)
+        return admin_link(user, _("已注册")) if user else _("未注册")
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Go on to record the new person's enrolment: until then the person is in no region."""
+        enrolments = self.admin_site.get_model_admin(Enrolment)
+        if IS_POPUP_VAR in request.POST or not enrolments.has_add_permission(request):
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(
+            request, _("已新增参保人员%(person)s，请接着记录其参保登记。") % {"person": obj}, messages.SUCCESS
+        )
+        return redirect(f"{reverse('admin:accounts_enrolment_add')}?person={obj.pk}")
+
+
+@admin.register(Enrolment)
+class EnrolmentAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
+    person_prefix = "person__"
+    form = EnrolmentChangeForm
+    list_display = (
+        "person", "region", "insurance_type", "status", "employment", "contribution_base",
+        "contribution_months", "started_on", "ended_on",
+    )
+    list_select_related = ("person", "region")
+    list_filter = (("region", RegionListFilter), "insurance_type", "status", "employment")
+    fields = (
+        "person", "region", "insurance_type", "status", "employment", "contribution_base",
+        "contribution_months", "started_on", "ended_on", "account_link",
+    )
+    # The status moves only through stop_enrolment (and transfers); region and type decide the account.
+    readonly_fields = (
+        "person", "region", "insurance_type", "status", "started_on", "ended_on", "account_link",
+    )
+    actions = ["stop_enrolments"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("个人账户"))
+    def account_link(self, enrolment):
+        account = getattr(enrolment, "account", None)
+        return admin_link(account) if account else _("无（居民医保不设个人账户）")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Record an enrolment through the service, which opens an employee's personal account."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = RecordEnrolmentForm(
+            request.POST if request.method == "POST" else None,
+            regions=regions_of(request.user),
+            initial=self._initial_for(request),
+        )
+        if form.is_valid():
+            enrolment = self._record(request, form)
+            if enrolment is not None:
+                return redirect("admin:accounts_enrolment_change", enrolment.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("记录参保登记"),
+            "opts": self.opts,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/accounts/enrolment/record_enrolment.html", context)
+
+    def _initial_for(self, request):
+        person_pk = request.GET.get("person", "")
+        # Only a person nobody has enrolled yet, who belongs to no region: the clerk who just added them.
+        if not person_pk.isdigit():
+            return {}
+        person = Person.objects.filter(pk=person_pk, enrolments__isnull=True).first()
+        return {"id_number": person.id_number} if person else {}
+
+    def _record(self, request, form):
+        try:
+            enrolment = services.record_enrolment(**form.service_arguments())
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+            return None
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+            return None
+        self.log_addition(request, enrolment, [{"added": {}}])
+        opened = _("，已开立个人账户") if enrolment.is_employee else ""
+        self.message_user(
+            request, _("已记录参保登记：%(enrolment)s%(opened)s。") % {"enrolment": enrolment, "opened": opened},
+            messages.SUCCESS,
+        )
+        return enrolment
+
+    @admin.action(description=_("记录停保"), permissions=["change"], location=BOTH_LOCATIONS)
+    def stop_enrolments(self, request, queryset):
+        return confirm_and_apply(
+            self, request, queryset.select_related("person", "region"),
+            form_class=StopEnrolmentForm,
+            title=_("记录停保"),
+            apply=lambda enrolment, data: services.stop_enrolment(
+                enrolment=enrolment, ended_on=data["ended_on"]
+            ),
+            done=_("已记录 %(count)d 条参保登记停保。"),
+        )
+
+
+# Accounts -------------------------------------------------------------------------------------------
+
+
+class AccountStatusChangeInline(ReadOnlyInline, admin.TabularInline):
+    model = AccountStatusChange
+    fields = ("created_at", "actor", "from_status", "to_status", "reason")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(Account)
+class AccountAdmin(PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
+    person_prefix = "enrolment__person__"
+    list_display = ("number", "holder", "kind", "region", "status", "balance", "hold")
+    list_select_related = ("region", "enrolment__person")
+    list_filter = (("region", RegionListFilter), "kind", "status", "hold")
+    fields = (
+        "number", "kind", "region", "holder", "enrolment", "status", "balance", "hold", "hold_reference",
+        "created_at", "ledger",
+    )
+    readonly_fields = fields
+    inlines = [AccountStatusChangeInline]
+    actions = ["freeze_accounts", "unfreeze_accounts"]
+
+    # Balances move only through the ledger and the status only through the freeze actions.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_freeze_permission(self, request, obj=None):
+        return request.user.has_perm("accounts.freeze_account")
+
+    @admin.display(description=_("账户编号"), ordering="pk")
+    def number(self, account):
+        return account.pk
+
+    @admin.display(description=_("持有人"))
+    def holder(self, account):
+        return account.enrolment.person if account.enrolment_id else None
+
+    @admin.display(description=_("账务明细"))
+    def ledger(self, account):
+        url = f"{reverse('admin:accounts_ledgerentry_changelist')}?account={account.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("查看本账户的全部明细"))
+
+    @admin.action(description=_("冻结账户"), permissions=["freeze"], location=BOTH_LOCATIONS)
+    def freeze_accounts(self, request, queryset):
+        return confirm_and_apply(
+            self, request, queryset.select_related(*self.list_select_related),
+            form_class=ReasonForm,
+            title=_("冻结账户"),
+            apply=lambda account, data: services.freeze_account(
+                account=account, actor=request.user, reason=data["reason"]
+            ),
+            done=_("已冻结 %(count)d 个账户。"),
+        )
+
+    @admin.action(description=_("解除冻结"), permissions=["freeze"], location=BOTH_LOCATIONS)
+    def unfreeze_accounts(self, request, queryset):
+        return confirm_and_apply(
+            self, request, queryset.select_related(*self.list_select_related),
+            form_class=ReasonForm,
+            title=_("解除冻结"),
+            apply=lambda account, data: services.unfreeze_account(
+                account=account, actor=request.user, reason=data["reason"]
+            ),
+            done=_("已解除冻结 %(count)d 个账户。"),
+        )
+
+
+# Ledger ---------------------------------------------------------------------------------------------
+
+
+class LedgerEntryInline(ReadOnlyInline, admin.TabularInline):
+    # Every side of a transaction is shown, including another region's transit account: a clerk follows
+    # where the money went, and the rows themselves are read-only.
+    model = LedgerEntry
+    fields = ("account", "amount", "balance_after")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account__region", "account__enrolment__person")
+
+
+@admin.register(JournalTransaction)
+class JournalTransactionAdmin(ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
+    region_lookup = "entries__account__region"
+    list_display = ("id", "kind", "description", "created_at", "created_by", "reverses")
+    list_select_related = ("created_by", "reverses")
+    list_filter = ("kind", "created_at")
+    search_fields = ("id__exact",)
+    search_help_text = _("输入交易编号。")
+    fields = ("kind", "description", "created_at", "created_by", "reverses", "idempotency_key")
+    inlines = [LedgerEntryInline]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
+    region_lookup = "account__region"
+    list_display = ("id", "transaction", "transaction__created_at", "account", "amount", "balance_after")
+    list_select_related = ("transaction", "account__region", "account__enrolment__person")
+    list_filter = ("transaction__kind", "transaction__created_at", ("account__region", RegionListFilter))
+    search_fields = ("transaction__id__exact",)
+    search_help_text = _("输入交易编号。")
+    fields = ("transaction", "account", "amount", "balance_after")
+
+
+@admin.register(MonthlyCredit)
+class MonthlyCreditAdmin(ReadOnlyAdmin, PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
+    region_lookup = "account__region"
+    person_prefix = "account__enrolment__person__"
+    list_display = ("month", "account", "amount", "computation")
+    list_select_related = ("account__region", "account__enrolment__person")
+    list_filter = (("account__region", RegionListFilter),)
+    date_hierarchy = "month"
+    fields = ("account", "month", "amount", "contribution_base", "rate", "computation", "transaction")
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin, PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
+    region_lookup = "person__enrolments__region"
+    person_prefix = "person__"
+    list_display = ("created_at", "person", "title", "is_read")
+    list_select_related = ("person",)
+    list_filter = ("created_at", ("read_at", admin.EmptyFieldListFilter))
+    fields = ("person", "title", "body", "link", "created_at", "read_at")
+
+    @admin.display(description=_("已读"), boolean=True)
+    def is_read(self, notice):
+        return not notice.is_unread
+
+
+# Logins and staff -----------------------------------------------------------------------------------
+
+
+class StaffProfileInline(admin.StackedInline):
+    model = StaffProfile
+    filter_horizontal = ("regions",)
+    max_num = 1
+
+
+class SuperuserOnlyAdmin:
+    """Logins and the regions staff serve span every region, so only superusers manage them."""
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(User)
+class UserAdmin(SuperuserOnlyAdmin, auth_admin.UserAdmin):
+    fieldsets = (*auth_admin.UserAdmin.fieldsets, (_("参保人"), {"fields": ("person",)}))
+    raw_id_fields = ("person",)
+    list_display = ("login_name", "first_name", "last_name", "is_staff", "is_superuser", "is_active")
+    list_filter = (*auth_admin.UserAdmin.list_filter, ("staff_profile__regions", RegionListFilter))
+    # A citizen's login name is the ID number: it is matched whole (below), never by a fragment.
+    search_fields = ("first_name", "last_name", "email")
+    search_help_text = _("输入完整的登录名（参保人为18位身份证号码）、姓名或电子邮箱。")
+    inlines = [StaffProfileInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is None or obj.is_staff else []
+
+    def get_search_results(self, request, queryset, search_term):
+        """Match the login name exactly and the other fields as Django does."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            found = found | queryset.filter(username__in={term, term.upper()})
+        return found, may_have_duplicates
+
+    @admin.display(description=_("登录名"), ordering="username")
+    def login_name(self, user):
+        return mask_id_number(user.username) if user.person_id else user.username
+
+    def action_checkbox(self, user):
+        # The box is labelled with the row's name, and a citizen's login name is an ID number.
+        masked = copy.copy(user)
+        masked.username = self.login_name(user)
+        return super().action_checkbox(masked)
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(SuperuserOnlyAdmin, admin.ModelAdmin):
+    list_display = ("user", "region_names")
+    list_select_related = ("user",)
+    list_filter = (("regions", RegionListFilter),)
+    search_fields = ("user__username", "user__first_name")
+    raw_id_fields = ("user",)
+    filter_horizontal = ("regions",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("regions")
+
+    @admin.display(description=_("服务统筹区"))
+    def region_names(self, profile):
+        return "、".join(region.name for region in profile.regions.all())

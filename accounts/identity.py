@@ -40,7 +40,8 @@ def parse_id_number(raw, *, today=None):
         )
     if not value[:17].isdigit() or not value[:17].isascii():
         raise ValidationError(_("身份证号码前17位应全部为数字。"), code="digits")
-    if not (value[17].isdigit() or value[17] == "X"):
+    # str.isdigit() also accepts full-width and other Unicode digits; only ASCII 0-9 and X are valid here.
+    if value[17] not in "0123456789X":
         raise ValidationError(_("身份证号码最后一位应为数字或字母X。"), code="last_character")
     try:
         birth_date = datetime.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))

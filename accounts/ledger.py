@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 from django.utils.translation import gettext as _
 
 from .models import ZERO, Account, JournalTransaction, LedgerEntry
@@ -81,6 +81,10 @@ def post(*, kind, lines, description, idempotency_key=None, actor=None, reverses
 
 def reverse(*, journal, description, actor=None, idempotency_key=None):
     """Post the exact opposite of `journal`; a transaction is reversed at most once."""
+    earlier = JournalTransaction.objects.filter(reverses=journal).first()
+    if earlier is not None and (idempotency_key is None or earlier.idempotency_key != idempotency_key):
+        # The unique `reverses` column would refuse it too, but as a bare IntegrityError.
+        raise InvalidPosting(_("交易 #%(pk)s 已冲正过，不能再次冲正。") % {"pk": journal.pk})
     entries = list(journal.entries.select_related("account"))
     lines = [Line(entry.account, -entry.amount) for entry in entries]
     return post(
@@ -168,29 +172,40 @@ class Discrepancy:
         return self.what
 
 
+def _sum_to_cent(field):
+    # SQLite stores decimals as floating point, so a sum of cents may be off by 1e-17. Every stored amount
+    # has two places, so rounding the sum to the cent removes that noise and nothing else.
+    return Coalesce(Round(Sum(field), 2), ZERO)
+
+
 def audit():
     """Return every way the ledger disagrees with itself; an empty list means it is exact."""
     found = []
     unbalanced = (
-        JournalTransaction.objects.annotate(total=Sum("entries__amount"))
+        JournalTransaction.objects.annotate(total=_sum_to_cent("entries__amount"))
         .exclude(total=0)
         .values_list("pk", "total")
     )
-    found += [Discrepancy(f"transaction #{pk} sums to {total}, not 0") for pk, total in unbalanced]
+    found += [
+        Discrepancy(f"transaction #{pk} sums to {total:.2f}, not 0.00") for pk, total in unbalanced
+    ]
     empty = JournalTransaction.objects.annotate(count=Count("entries")).filter(count__lt=2)
-    found += [Discrepancy(f"transaction #{pk} has fewer than two entries") for pk in empty.values_list("pk", flat=True)]
+    found += [
+        Discrepancy(f"transaction #{pk} has fewer than two entries")
+        for pk in empty.values_list("pk", flat=True)
+    ]
     differing = (
-        Account.objects.annotate(entries_total=Coalesce(Sum("entries__amount"), ZERO))
+        Account.objects.annotate(entries_total=_sum_to_cent("entries__amount"))
         .exclude(balance=F("entries_total"))
         .values_list("pk", "kind", "balance", "entries_total")
     )
     found += [
-        Discrepancy(f"account #{pk} ({kind}) has balance {balance} but its entries sum to {total}")
+        Discrepancy(f"account #{pk} ({kind}) has balance {balance:.2f} but its entries sum to {total:.2f}")
         for pk, kind, balance, total in differing
     ]
     negative = Account.objects.filter(kind__in=Account.CITIZEN_KINDS, balance__lt=0)
     found += [
-        Discrepancy(f"account #{pk} ({kind}) has negative balance {balance}")
+        Discrepancy(f"account #{pk} ({kind}) has negative balance {balance:.2f}")
         for pk, kind, balance in negative.values_list("pk", "kind", "balance")
     ]
     return found

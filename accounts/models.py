@@ -325,6 +325,7 @@ class Account(models.Model):
         ordering = ["id"]
         verbose_name = _("账户")
         verbose_name_plural = _("账户")
+        permissions = [("freeze_account", _("冻结或解除冻结个人账户"))]
         constraints = [
             models.CheckConstraint(
                 condition=Q(balance__gte=0) | ~Q(kind__in=["personal", "quota"]),

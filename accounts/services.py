@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -138,6 +137,8 @@ def change_account_status(*, account, to_status, actor, reason):
     if not reason:
         raise ServiceError(_("请填写原因。"), code="reason_required")
     locked = Account.objects.select_for_update().get(pk=account.pk)
+    if not locked.is_citizen_money:
+        raise ServiceError(_("系统账户不能冻结、关闭或转出。"), code="system_account")
     allowed = ACCOUNT_STATUS_MOVES.get(locked.status, ())
     if to_status not in allowed:
         raise ServiceError(

@@ -1,5 +1,17 @@
+from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from . import views
 
-urlpatterns = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", views.PortalLoginView.as_view(), name="login"),
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/register/", views.register, name="register"),
+    path("account/", views.account, name="account"),
+    path("account/profile/", views.profile, name="profile"),
+    path("notices/", views.notices, name="notices"),
+    path("notices/<int:pk>/", views.notice, name="notice"),
+    path("healthz", views.healthz, name="healthz"),
+    path("preferences/text-size/", views.text_size, name="text_size"),
+]

@@ -1,0 +1,189 @@
+"""Load the demo people, logins and balances of DESIGN.md; running it again changes nothing.
+
+Still to come: the family-sharing binding 张伟 → 张小雨 (direct, no quota) and the institution
+`demo-pharmacy` with its API token. Both belong to the `sharing` app; this command will create them once
+that app has its models.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts import ledger
+from accounts.models import Account, Enrolment, JournalTransaction, Person, Region, StaffProfile, User
+from accounts.services import personal_account_of, record_enrolment, system_account
+
+PASSWORD = "Demo@2026"
+CLERKS_GROUP = "经办人员"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    name: str
+    id_number: str
+    phone: str
+    region_code: str
+    insurance_type: str
+    employment: str = ""
+    contribution_base: str | None = None
+    contribution_months: int = 0
+    started_on: datetime.date = datetime.date(2010, 1, 1)
+    balance: str = "0.00"
+    login: bool = False
+
+
+EMPLOYEE, RESIDENT = Enrolment.InsuranceType.EMPLOYEE, Enrolment.InsuranceType.RESIDENT
+IN_SERVICE, RETIRED = Enrolment.Employment.IN_SERVICE, Enrolment.Employment.RETIRED
+
+PEOPLE = [
+    DemoPerson("张伟", "330203198501011238", "13905741238", "330200", EMPLOYEE, IN_SERVICE, "8000.00", 216,
+               datetime.date(2008, 7, 1), "2000.00", login=True),
+    DemoPerson("张小雨", "330203201506011020", "13905741020", "330200", RESIDENT,
+               started_on=datetime.date(2016, 1, 1)),
+    DemoPerson("李秀英", "330203195803150045", "13905740045", "330200", EMPLOYEE, RETIRED, None, 360,
+               datetime.date(1978, 9, 1), "800.00", login=True),
+    DemoPerson("王芳", "330203198702140028", "13905740028", "330200", EMPLOYEE, IN_SERVICE, "6000.00", 180,
+               datetime.date(2011, 3, 1), "1200.00", login=True),
+    DemoPerson("陈明", "441900199008083318", "13907693318", "441900", EMPLOYEE, IN_SERVICE, "7000.00", 120,
+               datetime.date(2016, 8, 1), "1500.00", login=True),
+]
+
+# username -> (desk, regions served)
+STAFF = {
+    "reviewer_nb": ("reviewer", ["330200"]),
+    "approver_nb": ("approver", ["330200"]),
+    "reviewer_dg": ("reviewer", ["441900"]),
+}
+
+# What every service-hall clerk does in the admin: look everything up, record people and enrolments,
+# freeze accounts, keep the regions' policy tables. Ledger rows are append-only and logins are the
+# superuser's, so neither is changeable here.
+CLERK_PERMISSIONS = [
+    "accounts.view_person", "accounts.add_person", "accounts.change_person",
+    "accounts.view_enrolment", "accounts.add_enrolment", "accounts.change_enrolment",
+    "accounts.view_account", "accounts.change_account", "accounts.freeze_account",
+    "accounts.view_region", "accounts.change_region",
+    "accounts.view_province", "accounts.change_province",
+    "accounts.view_accountstatuschange", "accounts.view_journaltransaction", "accounts.view_ledgerentry",
+    "accounts.view_monthlycredit", "accounts.view_notice",
+]
+
+
+def desk_permissions(desk):
+    """Return "app_label.codename" names every installed app grants to `desk` ("reviewer", "approver").
+
+    A feature app lists them in its AppConfig's `desk_permissions`, so this command imports none of them.
+    """
+    return [
+        f"{config.label}.{codename}"
+        for config in apps.get_app_configs()
+        for codename in getattr(config, "desk_permissions", {}).get(desk, [])
+    ]
+
+
+def permissions(names):
+    """Return the Permission rows for "app_label.codename" names, refusing when one is missing."""
+    wanted = {tuple(name.split(".")) for name in names}
+    found = [
+        p for p in Permission.objects.filter(codename__in=[codename for _app, codename in wanted])
+        .select_related("content_type")
+        if (p.content_type.app_label, p.codename) in wanted
+    ]
+    if len(found) != len(wanted):
+        raise CommandError("Some permissions are missing; run `manage.py migrate` first.")
+    return found
+
+
+class Command(BaseCommand):
+    help = "Load the demo data (people, logins, balances, staff). Idempotent; refuses to run with DEBUG off."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true", help="Seed even though DEBUG is off (never on a live system)."
+        )
+
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "DEBUG is off: refusing to load demo data with well-known passwords. "
+                "Use --force only on a throw-away system. / DEBUG 已关闭，拒绝写入演示数据；"
+                "仅在测试环境中可加 --force。"
+            )
+        with transaction.atomic():
+            created = [self.seed_person(demo) for demo in PEOPLE]
+            clerks = self.seed_clerks_group()
+            created += [
+                self.seed_staff(username, desk, codes, clerks) for username, (desk, codes) in STAFF.items()
+            ]
+            created.append(self.seed_superuser())
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {len(PEOPLE)} persons, {len(STAFF)} staff and the superuser admin "
+                f"({sum(created)} of them created by this run). Every demo password is {PASSWORD}."
+            )
+        )
+
+    def seed_person(self, demo):
+        person, created = Person.objects.get_or_create(
+            id_number=demo.id_number,
+            defaults={"name": demo.name, "phone": demo.phone, "card_number": f"C{demo.id_number}"},
+        )
+        if not person.enrolments.exists():
+            record_enrolment(
+                person=person,
+                region=Region.objects.get(code=demo.region_code),
+                insurance_type=demo.insurance_type,
+                employment=demo.employment,
+                contribution_base=Decimal(demo.contribution_base) if demo.contribution_base else None,
+                contribution_months=demo.contribution_months,
+                started_on=demo.started_on,
+            )
+        if Decimal(demo.balance):
+            self.book_opening_balance(person, Decimal(demo.balance))
+        if demo.login and not User.objects.filter(person=person).exists():
+            user = User(username=person.id_number, first_name=person.name, person=person)
+            user.set_password(PASSWORD)
+            user.save()
+        return created
+
+    def book_opening_balance(self, person, amount):
+        key = f"demo-opening:{person.id_number}"
+        # Booked once, ever: by the next run the demo may have spent, withdrawn or transferred the money.
+        if JournalTransaction.objects.filter(idempotency_key=key).exists():
+            return
+        account = personal_account_of(person)
+        source = system_account(account.region, Account.Kind.CREDIT_SOURCE)
+        ledger.post(
+            kind=JournalTransaction.Kind.OPENING,
+            lines=[ledger.Line(source, -amount), ledger.Line(account, amount)],
+            description="期初余额（演示数据）",
+            idempotency_key=key,
+        )
+
+    def seed_clerks_group(self):
+        group, _created = Group.objects.get_or_create(name=CLERKS_GROUP)
+        group.permissions.add(*permissions(CLERK_PERMISSIONS))
+        return group
+
+    def seed_staff(self, username, desk, region_codes, group):
+        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+        if created:
+            user.set_password(PASSWORD)
+            user.save(update_fields=["password"])
+        user.groups.add(group)
+        user.user_permissions.add(*permissions(desk_permissions(desk)))
+        profile, _created = StaffProfile.objects.get_or_create(user=user)
+        profile.regions.add(*Region.objects.filter(code__in=region_codes))
+        return created
+
+    def seed_superuser(self):
+        if User.objects.filter(username="admin").exists():
+            return False
+        User.objects.create_superuser("admin", password=PASSWORD)
+        return True

@@ -1,0 +1,80 @@
+"""Which regions a member of staff serves, and the admin pieces that keep them to those regions."""
+
+from django.contrib import admin
+from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
+from django.http import Http404
+
+from .models import Region
+
+
+def regions_of(user):
+    """Return the regions `user` serves: all for a superuser, none for staff without a profile."""
+    if user.is_active and user.is_superuser:
+        return Region.objects.all()
+    if not (user.is_active and user.is_staff):
+        return Region.objects.none()
+    return Region.objects.filter(staff__user=user)
+
+
+def limit_to_regions(queryset, user, lookup):
+    """Return the rows of `queryset` whose `lookup` (a path to a Region) is a region `user` serves."""
+    if user.is_active and user.is_superuser:
+        return queryset
+    queryset = queryset.filter(**{f"{lookup}__in": regions_of(user)})
+    # A path through a to-many relation (a person's enrolments, a transaction's entries) joins one row per
+    # match, so a person enrolled twice in the region would be listed twice.
+    if lookup_spawns_duplicates(queryset.model._meta, lookup):
+        queryset = queryset.distinct()
+    return queryset
+
+
+class RegionScopedAdmin:
+    """ModelAdmin mixin: staff see, pick and open only rows of the regions they serve.
+
+    Set `region_lookup` to the path from the model to its Region: "region", "enrolments__region",
+    "entries__account__region", or "pk" for Region itself. Superusers see every region.
+    """
+
+    region_lookup = "region"
+
+    def get_queryset(self, request):
+        """Limit the rows to the user's regions."""
+        return limit_to_regions(super().get_queryset(request), request.user, self.region_lookup)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """Offer only the user's regions in a region field."""
+        if db_field.related_model is Region:
+            kwargs["queryset"] = regions_of(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        """Offer only the user's regions in a many-regions field."""
+        if db_field.related_model is Region:
+            kwargs["queryset"] = regions_of(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """Show a row's history only to staff who may see the row."""
+        # django-simple-history falls back to the last historical version of a row it cannot find,
+        # which would show another region's row; refuse before it looks.
+        self._get_scoped_object_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """Show an old version of a row only to staff who may see the row."""
+        self._get_scoped_object_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _get_scoped_object_or_404(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        return obj
+
+
+class RegionListFilter(admin.RelatedFieldListFilter):
+    """A region filter offering only the regions the member of staff serves."""
+
+    def field_choices(self, field, request, model_admin):
+        """Return the user's regions as (pk, label) choices."""
+        return [(region.pk, str(region)) for region in regions_of(request.user)]

@@ -1,0 +1,225 @@
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from accounts import ledger
+from accounts.management.commands.audit_ledger import Command as AuditLedger
+from accounts.models import (
+    Account,
+    Enrolment,
+    JournalTransaction,
+    LedgerEntry,
+    MonthlyCredit,
+    Person,
+    StaffProfile,
+    User,
+)
+
+pytestmark = pytest.mark.django_db
+
+DEMO_BALANCES = {
+    "330203198501011238": Decimal("2000.00"),  # 张伟
+    "330203195803150045": Decimal("800.00"),  # 李秀英
+    "330203198702140028": Decimal("1200.00"),  # 王芳
+    "441900199008083318": Decimal("1500.00"),  # 陈明
+}
+DAUGHTER = "330203201506011020"  # 张小雨
+
+
+@pytest.fixture
+def debug(settings):
+    settings.DEBUG = True
+
+
+def run(*args):
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def balance_of(id_number):
+    return Account.objects.get(kind=Account.Kind.PERSONAL, enrolment__person__id_number=id_number).balance
+
+
+def snapshot():
+    """Everything seed_demo writes, as comparable values."""
+    return {
+        "persons": list(Person.objects.values_list("id_number", "name", "phone", "card_number")),
+        "enrolments": Enrolment.objects.count(),
+        "accounts": list(Account.objects.values_list("pk", "balance")),
+        "transactions": JournalTransaction.objects.count(),
+        "entries": LedgerEntry.objects.count(),
+        "users": list(User.objects.values_list("username", "password", "is_staff", "is_superuser")),
+        "staff_regions": list(StaffProfile.objects.values_list("user__username", "regions__code")),
+        "group_permissions": list(Group.objects.values_list("name", "permissions__codename")),
+        "user_permissions": list(User.objects.values_list("username", "user_permissions__codename")),
+    }
+
+
+def test_seed_demo_creates_the_demo_people_with_their_balances(debug):
+    run("seed_demo")
+
+    assert dict(Person.objects.values_list("id_number", "name")) == {
+        "330203198501011238": "张伟",
+        DAUGHTER: "张小雨",
+        "330203195803150045": "李秀英",
+        "330203198702140028": "王芳",
+        "441900199008083318": "陈明",
+    }
+    for person in Person.objects.all():
+        person.full_clean()  # valid ID number and phone
+        assert person.card_number == f"C{person.id_number}"
+    assert {id_number: balance_of(id_number) for id_number in DEMO_BALANCES} == DEMO_BALANCES
+    openings = JournalTransaction.objects.filter(kind=JournalTransaction.Kind.OPENING)
+    assert sorted(openings.values_list("idempotency_key", flat=True)) == sorted(
+        f"demo-opening:{id_number}" for id_number in DEMO_BALANCES
+    )
+    assert run("audit_ledger").startswith("ledger OK: 4 transactions, 6 accounts")
+
+
+def test_seed_demo_enrols_each_person_as_the_design_says(debug):
+    run("seed_demo")
+
+    enrolments = {
+        e.person.id_number: (e.region.code, e.insurance_type, e.employment, e.contribution_base, e.status)
+        for e in Enrolment.objects.select_related("person", "region")
+    }
+    assert enrolments == {
+        "330203198501011238": ("330200", "employee", "in_service", Decimal("8000.00"), "active"),
+        DAUGHTER: ("330200", "resident", "", None, "active"),
+        "330203195803150045": ("330200", "employee", "retired", None, "active"),
+        "330203198702140028": ("330200", "employee", "in_service", Decimal("6000.00"), "active"),
+        "441900199008083318": ("441900", "employee", "in_service", Decimal("7000.00"), "active"),
+    }
+    assert not Account.objects.filter(enrolment__person__id_number=DAUGHTER).exists()
+
+
+def test_seed_demo_logins_authenticate_with_the_demo_password(debug, rf):
+    run("seed_demo")
+
+    for username in [*DEMO_BALANCES, "reviewer_nb", "approver_nb", "reviewer_dg", "admin"]:
+        user = authenticate(rf.post("/accounts/login/"), username=username, password="Demo@2026")
+        assert user is not None, username
+    assert not User.objects.filter(username=DAUGHTER).exists()
+    assert not User.objects.filter(person__id_number=DAUGHTER).exists()
+    assert User.objects.get(username="330203198501011238").person.name == "张伟"
+
+
+def test_seed_demo_staff_serve_their_regions_with_clerk_permissions(debug):
+    run("seed_demo")
+
+    assert sorted(StaffProfile.objects.values_list("user__username", "regions__code")) == [
+        ("approver_nb", "330200"),
+        ("reviewer_dg", "441900"),
+        ("reviewer_nb", "330200"),
+    ]
+    for username in ["reviewer_nb", "approver_nb", "reviewer_dg"]:
+        clerk = User.objects.get(username=username)
+        assert clerk.is_staff and not clerk.is_superuser
+        assert [g.name for g in clerk.groups.all()] == ["经办人员"]
+        assert clerk.has_perms(
+            ["accounts.view_person", "accounts.change_enrolment", "accounts.freeze_account"]
+        )
+        assert not clerk.has_perm("accounts.change_ledgerentry")
+        assert not clerk.has_perm("accounts.change_user")
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff
+
+
+def test_seed_demo_does_not_book_the_opening_balance_again_after_spending(debug):
+    run("seed_demo")
+    account = Account.objects.get(enrolment__person__id_number="441900199008083318")
+    payable = Account.objects.create(kind=Account.Kind.INSTITUTIONS_PAYABLE, region=account.region)
+    ledger.post(
+        kind=JournalTransaction.Kind.SETTLEMENT,
+        lines=[ledger.Line(account, Decimal("-1500.00")), ledger.Line(payable, Decimal("1500.00"))],
+        description="药店结算",
+    )
+
+    run("seed_demo")
+
+    assert balance_of("441900199008083318") == Decimal("0.00")
+
+
+def test_seed_demo_twice_changes_nothing(debug):
+    run("seed_demo")
+    first = snapshot()
+
+    output = run("seed_demo")
+
+    assert snapshot() == first
+    assert "0 of them created" in output
+
+
+def test_seed_demo_refuses_with_debug_off(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        run("seed_demo")
+
+    assert not Person.objects.exists()
+    assert not User.objects.exists()
+
+
+def test_seed_demo_runs_with_debug_off_when_forced(settings):
+    settings.DEBUG = False
+    run("seed_demo", "--force")
+    assert Person.objects.count() == 5
+
+
+def test_credit_monthly_twice_credits_zhang_wei_once(debug):
+    run("seed_demo")
+
+    first = run("credit_monthly", "--month", "2026-10")
+    second = run("credit_monthly", "--month", "2026-10")
+
+    assert balance_of("330203198501011238") == Decimal("2160.00")
+    assert balance_of("330203195803150045") == Decimal("910.00")
+    assert MonthlyCredit.objects.count() == 4
+    assert first.strip() == (
+        "2026-10: credited 4 accounts, total 530.00; already credited 0; "
+        "skipped 0 frozen, closed or transferred accounts"
+    )
+    assert "credited 0 accounts, total 0.00; already credited 4" in second
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-00", "2026/10", "10-2026", "2026-1", "", "next month"])
+def test_credit_monthly_refuses_a_bad_month(month):
+    with pytest.raises(CommandError, match="month"):
+        run("credit_monthly", "--month", month)
+    assert not JournalTransaction.objects.exists()
+
+
+def test_credit_monthly_needs_a_month():
+    with pytest.raises(CommandError):
+        run("credit_monthly")
+
+
+def test_audit_ledger_passes_after_seed_and_credits(debug):
+    run("seed_demo")
+    run("credit_monthly", "--month", "2026-10")
+    run("credit_monthly", "--month", "2026-11")
+
+    assert run("audit_ledger").strip() == "ledger OK: 12 transactions, 6 accounts"
+
+
+def test_audit_ledger_fails_naming_a_tampered_account(debug, capsys):
+    run("seed_demo")
+    account = Account.objects.get(enrolment__person__id_number="441900199008083318")
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Account._meta.db_table} SET balance = 1600 WHERE id = %s", [account.pk])
+
+    # Run it as the command line does, to see the exit status cron and CI see.
+    with pytest.raises(SystemExit) as exited:
+        AuditLedger().run_from_argv(["manage.py", "audit_ledger"])
+
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert f"account #{account.pk} (personal) has balance 1600.00 but its entries sum to 1500.00" in err
+    assert "ledger audit failed: 1 discrepancy" in err

@@ -1,0 +1,97 @@
+import pytest
+from django.urls import reverse
+
+from accounts import services
+from accounts.models import Notice
+from conftest import make_citizen_user, make_employee
+
+
+@pytest.fixture
+def owner_client(client, applicant):
+    client.force_login(applicant.user)
+    return client
+
+
+def test_inbox_lists_newest_first_and_marks_unread(owner_client, applicant):
+    older = services.notify(person=applicant, title="旧通知", body="内容")
+    newer = services.notify(person=applicant, title="新通知", body="内容")
+    services.mark_notice_read(notice=older)
+    response = owner_client.get(reverse("notices"))
+    assert list(response.context["page"].object_list) == [newer, older]
+    page = response.content.decode()
+    assert page.count('class="tag">未读') == 1
+    assert page.index("新通知") < page.index("旧通知")
+
+
+def test_inbox_is_paginated(owner_client, applicant):
+    for number in range(25):
+        services.notify(person=applicant, title=f"通知{number}", body="内容")
+    assert len(owner_client.get(reverse("notices")).context["page"].object_list) == 20
+    assert len(owner_client.get(reverse("notices"), {"page": 2}).context["page"].object_list) == 5
+
+
+def test_inbox_shows_only_the_citizens_own_notices(client, applicant, outsider):
+    services.notify(person=applicant, title="张伟的通知", body="内容")
+    client.force_login(outsider.user)
+    response = client.get(reverse("notices"))
+    assert list(response.context["page"].object_list) == []
+    assert "张伟的通知" not in response.content.decode()
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_inbox_uses_a_constant_number_of_queries(client, db, django_assert_num_queries, count):
+    person = make_employee(name="李秀英")
+    make_citizen_user(person)
+    for number in range(count):
+        services.notify(person=person, title=f"通知{number}", body="内容")
+    client.force_login(person.user)
+    # session, user, notice count, notice page, header
+    with django_assert_num_queries(5):
+        client.get(reverse("notices"))
+
+
+def test_opening_a_notice_marks_it_read_and_shows_the_next_step(owner_client, applicant):
+    notice = services.notify(person=applicant, title="请确认共济绑定", body="您的父亲申请与您共济。", link="/account/")
+    response = owner_client.get(reverse("notice", args=[notice.pk]))
+    assert response.status_code == 200
+    notice.refresh_from_db()
+    assert notice.read_at is not None
+    page = response.content.decode()
+    assert "您的父亲申请与您共济。" in page
+    assert 'href="/account/"' in page
+
+
+def test_opening_a_read_notice_keeps_the_first_read_time(owner_client, applicant):
+    notice = services.notify(person=applicant, title="通知", body="内容")
+    owner_client.get(reverse("notice", args=[notice.pk]))
+    first_read = Notice.objects.get(pk=notice.pk).read_at
+    owner_client.get(reverse("notice", args=[notice.pk]))
+    assert Notice.objects.get(pk=notice.pk).read_at == first_read
+
+
+def test_off_site_link_in_a_notice_is_not_shown(owner_client, applicant):
+    notice = services.notify(person=applicant, title="通知", body="内容", link="https://evil.example/")
+    assert "evil.example" not in owner_client.get(reverse("notice", args=[notice.pk])).content.decode()
+
+
+def test_other_citizens_notice_is_404_and_stays_unread(client, applicant, outsider):
+    notice = services.notify(person=applicant, title="张伟的通知", body="内容")
+    client.force_login(outsider.user)
+    response = client.get(reverse("notice", args=[notice.pk]))
+    assert response.status_code == 404
+    assert "张伟的通知" not in response.content.decode()
+    notice.refresh_from_db()
+    assert notice.read_at is None
+
+
+def test_anonymous_opening_a_notice_is_sent_to_login(client, applicant):
+    notice = services.notify(person=applicant, title="通知", body="内容")
+    url = reverse("notice", args=[notice.pk])
+    assert client.get(url)["Location"] == f"{reverse('login')}?next={url}"
+
+
+def test_unread_count_in_header_drops_after_reading(owner_client, applicant):
+    notice = services.notify(person=applicant, title="通知", body="内容")
+    assert owner_client.get(reverse("notices")).context["unread_notice_count"] == 1
+    owner_client.get(reverse("notice", args=[notice.pk]))
+    assert owner_client.get(reverse("notices")).context["unread_notice_count"] == 0

@@ -1,0 +1,297 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import DatabaseError
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import ledger, services
+from accounts.context_processors import portal
+from accounts.identity import mask_id_number
+from accounts.models import Account, JournalTransaction
+from conftest import fund, make_citizen_user, make_employee, make_resident, make_staff
+
+CITIZEN_PAGES = ["account", "profile", "notices"]
+
+
+def personal_account(person):
+    return services.personal_account_of(person)
+
+
+@pytest.fixture
+def owner_client(client, applicant):
+    client.force_login(applicant.user)
+    return client
+
+
+# Access --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CITIZEN_PAGES)
+def test_anonymous_is_sent_to_login_with_next(client, db, name):
+    url = reverse(name)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+@pytest.mark.parametrize("name", CITIZEN_PAGES)
+def test_other_citizen_sees_no_trace_of_the_owner(client, applicant, outsider, name):
+    client.force_login(outsider.user)
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "张伟" not in page and "张*" not in page
+    assert "¥2,000.00" not in page
+    assert applicant.id_number not in page
+    assert mask_id_number(applicant.id_number) not in page
+
+
+@pytest.mark.parametrize("name", CITIZEN_PAGES)
+def test_staff_without_person_get_a_page_for_citizens_only(client, db, name):
+    client.force_login(make_staff("clerk", "330200"))
+    response = client.get(reverse(name))
+    assert response.status_code == 403
+    assert "此页面供参保人使用" in response.content.decode()
+
+
+@pytest.mark.parametrize("name", ["home", "login", "register"])
+def test_public_pages_work_logged_out(client, db, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert '<html lang="zh-Hans"' in response.content.decode()
+
+
+def test_home_leads_a_citizen_to_their_pages(owner_client):
+    page = owner_client.get(reverse("home")).content.decode()
+    assert reverse("account") in page
+    assert reverse("notices") in page
+
+
+def test_logout_is_post_only(owner_client, applicant):
+    assert owner_client.get(reverse("logout")).status_code == 405
+    response = owner_client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert owner_client.get(reverse("account")).status_code == 302
+
+
+def test_unknown_page_shows_chinese_404(owner_client):
+    response = owner_client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "页面不存在" in response.content.decode()
+
+
+# Account -------------------------------------------------------------------------------------------
+
+
+def test_account_shows_balance_status_and_region(owner_client):
+    response = owner_client.get(reverse("account"))
+    page = response.content.decode()
+    assert response.context["account"].balance == Decimal("2000.00")
+    assert "¥2,000.00" in page
+    assert "正常" in page
+    assert "宁波" in page
+
+
+def test_account_shows_this_years_monthly_credits_with_computation(owner_client, applicant):
+    services.credit_monthly(month=timezone.localdate())
+    response = owner_client.get(reverse("account"))
+    credits = list(response.context["credits"])
+    assert [credit.amount for credit in credits] == [Decimal("160.00")]
+    assert credits[0].computation in response.content.decode()
+    assert "缴费基数 ¥8,000.00 × 2%" in credits[0].computation
+
+
+def test_statement_lists_entries_newest_first_with_sign_and_balance(owner_client, applicant):
+    account = personal_account(applicant)
+    spend(account, Decimal("12.00"))
+    response = owner_client.get(reverse("account"))
+    entries = list(response.context["page"].object_list)
+    assert [entry.amount for entry in entries] == [Decimal("-12.00"), Decimal("2000.00")]
+    assert [entry.balance_after for entry in entries] == [Decimal("1988.00"), Decimal("2000.00")]
+    page = response.content.decode()
+    assert "-¥12.00" in page and "+¥2,000.00" in page and "¥1,988.00" in page
+
+
+def test_statement_is_paginated_twenty_a_page(owner_client, applicant):
+    account = personal_account(applicant)
+    for _ in range(24):
+        fund(account, Decimal("1.00"))
+    first = owner_client.get(reverse("account"))
+    second = owner_client.get(reverse("account"), {"page": 2})
+    assert len(first.context["page"].object_list) == 20
+    assert len(second.context["page"].object_list) == 5
+    assert "?page=2" in first.content.decode()
+
+
+def test_statement_filters_by_kind(owner_client, applicant):
+    spend(personal_account(applicant), Decimal("30.00"))
+    response = owner_client.get(reverse("account"), {"kind": JournalTransaction.Kind.SETTLEMENT})
+    entries = list(response.context["page"].object_list)
+    assert [entry.amount for entry in entries] == [Decimal("-30.00")]
+
+
+def test_statement_filters_by_local_month(owner_client, applicant, monkeypatch):
+    account = personal_account(applicant)
+    posting_time(monkeypatch, datetime.datetime(2026, 3, 31, 23, 30))
+    spend(account, Decimal("5.00"))
+    # 00:30 on 1 April in 宁波 is still 31 March in UTC: the filter must use the citizen's month.
+    posting_time(monkeypatch, datetime.datetime(2026, 4, 1, 0, 30))
+    spend(account, Decimal("7.00"))
+    response = owner_client.get(reverse("account"), {"month": "2026-04"})
+    assert [entry.amount for entry in response.context["page"].object_list] == [Decimal("-7.00")]
+    response = owner_client.get(reverse("account"), {"month": "2026-03"})
+    assert [entry.amount for entry in response.context["page"].object_list] == [Decimal("-5.00")]
+
+
+def test_statement_keeps_filters_across_pages(owner_client, applicant):
+    account = personal_account(applicant)
+    for _ in range(21):
+        fund(account, Decimal("1.00"))
+    page = owner_client.get(reverse("account"), {"kind": "opening"}).content.decode()
+    assert "?kind=opening&amp;page=2" in page
+
+
+def test_malformed_month_filter_shows_an_error_and_all_entries(owner_client):
+    response = owner_client.get(reverse("account"), {"month": "2026-13"})
+    assert response.status_code == 200
+    assert "请按“年-月”填写" in response.content.decode()
+    assert len(response.context["page"].object_list) == 1
+
+
+@pytest.mark.parametrize("entry_count", [10, 300])
+def test_account_page_uses_a_constant_number_of_queries(client, db, django_assert_num_queries, entry_count):
+    person = make_employee(name="李秀英")
+    make_citizen_user(person)
+    account = personal_account(person)
+    for _ in range(entry_count):
+        fund(account, Decimal("1.00"))
+    services.credit_monthly(month=timezone.localdate())
+    client.force_login(person.user)
+    # session, user, person, account, credits, entry count, entry page, header
+    with django_assert_num_queries(8):
+        response = client.get(reverse("account"))
+    assert response.status_code == 200
+
+
+def test_resident_without_personal_account_sees_an_explanation(client, db):
+    person = make_resident(name="张小雨", birth="20150601")
+    make_citizen_user(person)
+    client.force_login(person.user)
+    response = client.get(reverse("account"))
+    assert response.status_code == 200
+    assert "居民医保不设个人账户" in response.content.decode()
+
+
+# Profile -------------------------------------------------------------------------------------------
+
+
+def test_profile_shows_full_id_masked_phone_card_and_enrolments(owner_client, applicant):
+    applicant.phone = "13912345678"
+    applicant.save()
+    page = owner_client.get(reverse("profile")).content.decode()
+    assert applicant.id_number in page
+    assert "*******5678" in page and "13912345678" not in page
+    assert applicant.card_number in page
+    assert "职工医保" in page and "参保中" in page
+
+
+def test_pages_other_than_profile_show_the_id_masked_only(owner_client, applicant):
+    for name in ["home", "account", "notices"]:
+        assert applicant.id_number not in owner_client.get(reverse(name)).content.decode()
+
+
+def test_header_shows_masked_name_and_unread_count(owner_client, applicant):
+    services.notify(person=applicant, title="一", body="内容")
+    services.notify(person=applicant, title="二", body="内容")
+    response = owner_client.get(reverse("home"))
+    assert response.context["citizen_masked_name"] == "张*"
+    assert response.context["unread_notice_count"] == 2
+
+
+def test_header_costs_one_query_for_a_citizen(rf, applicant, django_assert_num_queries):
+    services.notify(person=applicant, title="一", body="内容")
+    request = rf.get("/")
+    request.user = applicant.user
+    with django_assert_num_queries(1):
+        context = portal(request)
+    assert context["unread_notice_count"] == 1
+    assert context["citizen_masked_name"] == "张*"
+
+
+def test_header_costs_no_query_for_anonymous_visitors(client, db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        client.get(reverse("home"))
+
+
+# Health check --------------------------------------------------------------------------------------
+
+
+def test_healthz_answers_ok_when_the_database_answers(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_healthz_answers_503_when_the_database_does_not(client, db, monkeypatch):
+    class BrokenConnection:
+        def cursor(self):
+            raise DatabaseError("connection refused")
+
+    monkeypatch.setattr("accounts.views.connection", BrokenConnection())
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "error"}
+
+
+# Large-font mode -----------------------------------------------------------------------------------
+
+
+def test_text_size_cookie_round_trip(client, db):
+    response = client.post(reverse("text_size"), {"size": "large", "next": "/accounts/login/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert response.cookies["text_size"].value == "large"
+    assert response.cookies["text_size"]["max-age"] >= 30 * 24 * 3600
+    assert '<html lang="zh-Hans" class="large-text">' in client.get(reverse("home")).content.decode()
+
+    client.post(reverse("text_size"), {"size": "normal", "next": "/"})
+    assert 'class="large-text"' not in client.get(reverse("home")).content.decode()
+
+
+def test_text_size_toggles_without_an_explicit_size(client, db):
+    client.post(reverse("text_size"))
+    assert client.cookies["text_size"].value == "large"
+    client.post(reverse("text_size"))
+    assert client.cookies["text_size"].value == ""
+
+
+def test_text_size_refuses_to_redirect_off_site(client, db):
+    response = client.post(reverse("text_size"), {"size": "large", "next": "https://evil.example/"})
+    assert response["Location"] == reverse("home")
+
+
+def test_text_size_is_post_only(client, db):
+    assert client.get(reverse("text_size")).status_code == 405
+
+
+# Helpers -------------------------------------------------------------------------------------------
+
+
+def spend(account, amount):
+    """Pay `amount` from a personal account the way a settlement does."""
+    payable = services.system_account(account.region, Account.Kind.INSTITUTIONS_PAYABLE)
+    return ledger.post(
+        kind=JournalTransaction.Kind.SETTLEMENT,
+        lines=[ledger.Line(account, -amount), ledger.Line(payable, amount)],
+        description="药店购药",
+    )
+
+
+def posting_time(monkeypatch, local_time):
+    """Make the ledger stamp the next postings with `local_time` (Asia/Shanghai)."""
+    # Ledger rows cannot be updated afterwards (a trigger refuses it on PostgreSQL), so the time is
+    # set where the row gets its default.
+    field = JournalTransaction._meta.get_field("created_at")
+    monkeypatch.setattr(field, "_get_default", lambda: timezone.make_aware(local_time))

@@ -1,0 +1,127 @@
+"""Browser tests: the system's Chromium driven by Playwright, pages audited with axe."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+# Playwright's sync API runs an event loop in the test thread, and Django refuses ORM calls from a thread
+# with a running loop unless told the code is safe: here it is, the loop only drives the browser.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    # Root in a container has no user namespaces for the sandbox; the machine has no outside network.
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+PHONE = {"width": 360, "height": 780}
+DESKTOP = {"width": 1280, "height": 900}
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the browser tests, saying why, where Chromium or Playwright is missing."""
+    reason = _missing_browser_reason()
+    if reason is None:
+        return
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _missing_browser_reason():
+    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
+        return (
+            f"browser tests need Chromium at {CHROMIUM} (install Debian's 'chromium' package, "
+            "or point E2E_CHROMIUM at the executable)"
+        )
+    try:
+        import playwright.sync_api  # noqa: F401
+        import axe_playwright_python  # noqa: F401
+    except ImportError:
+        return "browser tests need playwright and axe-playwright-python (pip install -r requirements.txt)"
+    return None
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Started and stopped around each test, not once a session: while Playwright's event loop runs in
+    # this thread, asgiref hands Django a different database connection, and the test-database machinery
+    # (the flush and serialized_rollback between transactional tests) must find the original one again.
+    with sync_playwright() as playwright:
+        # The system's Chromium: `playwright install` downloads its own build and cannot work offline.
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+        # Close the connection Django opened while the loop ran, or PostgreSQL refuses to drop the
+        # test database at the end ("being accessed by other users").
+        connections.close_all()
+
+
+def _open_page(browser, viewport, **options):
+    context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai", **options)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    violations = []
+    page.on("console", lambda message: _record_csp_violation(message, violations))
+    return context, page, violations
+
+
+def _record_csp_violation(message, violations):
+    if message.type == "error" and "Content Security Policy" in message.text:
+        violations.append(message.text)
+
+
+@pytest.fixture
+def phone(browser):
+    """A page in a 360 px wide phone-sized window."""
+    context, page, csp_violations = _open_page(browser, PHONE, is_mobile=True, has_touch=True)
+    yield page
+    context.close()
+    if csp_violations:
+        pytest.fail("the page broke its Content-Security-Policy:\n" + "\n".join(csp_violations))
+
+
+@pytest.fixture
+def desktop(browser):
+    """A page in a desktop-sized window."""
+    context, page, csp_violations = _open_page(browser, DESKTOP)
+    yield page
+    context.close()
+    if csp_violations:
+        pytest.fail("the page broke its Content-Security-Policy:\n" + "\n".join(csp_violations))
+
+
+def audit(page):
+    """Run axe on the page and fail on any serious or critical violation, listing each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    blocking = [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
+    if blocking:
+        lines = [f"accessibility violations on {page.url}:"]
+        for violation in blocking:
+            targets = "; ".join(", ".join(node["target"]) for node in violation["nodes"])
+            lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']} -> {targets}")
+        pytest.fail("\n".join(lines))
+    return results
+
+
+def screenshot(page, name):
+    """Save a full-page screenshot to e2e/artifacts/<name>.png for people to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
