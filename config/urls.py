@@ -8,4 +8,5 @@ admin.site.index_title = "经办业务"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("review.urls")),
 ]

@@ -1,3 +1,153 @@
-from django.contrib import admin
+"""Holidays staff keep, the event log, and the read-only inlines the feature apps' admins reuse."""
 
-# Register your models here.
+from django.contrib import admin, messages
+from django.contrib.contenttypes.admin import GenericTabularInline
+from django.db.models import Count
+from django.db.models.functions import ExtractYear
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from . import calendar
+from .models import Event, Holiday, Material
+
+
+def warn_about_unknown_years(request, *days):
+    """Add an admin warning for each deadline that falls in a year whose holidays nobody has entered."""
+    for text in dict.fromkeys(calendar.deadline_warning(day) for day in days if day):
+        if text:
+            messages.warning(request, text)
+
+
+def status_label(event, status):
+    """Return the Chinese label of `status` in the event's application model, or the raw value."""
+    model = event.content_type.model_class()
+    choices = dict(model.Status.choices) if model is not None and hasattr(model, "Status") else {}
+    return choices.get(status, status) or "—"
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    list_display = ["date", "weekday", "kind", "name"]
+    list_filter = ["kind"]
+    date_hierarchy = "date"
+    search_fields = ["name"]
+    ordering = ["-date"]
+    change_list_template = "review/admin/holiday_change_list.html"
+
+    @admin.display(description=_("星期"))
+    def weekday(self, obj):
+        return "一二三四五六日"[obj.date.weekday()]
+
+    def changelist_view(self, request, extra_context=None):
+        """Say which years the built-in calendar knows and which ones staff have entered."""
+        entered = (
+            Holiday.objects.annotate(year=ExtractYear("date"))
+            .values("year")
+            .annotate(days=Count("id"))
+            .order_by("year")
+        )
+        extra_context = {
+            **(extra_context or {}),
+            "library_first_year": calendar.LIBRARY_YEARS.start,
+            "library_last_year": calendar.LIBRARY_YEARS.stop - 1,
+            "entered_years": list(entered),
+        }
+        return super().changelist_view(request, extra_context)
+
+
+class ReadOnlyAdminMixin:
+    """Nobody adds, edits or deletes log rows; they are history."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "content_type", "object_id", "from_label", "to_label", "actor", "note"]
+    list_filter = ["content_type"]
+    list_select_related = ["content_type", "actor"]
+    search_fields = ["=object_id", "actor__username"]
+    date_hierarchy = "created_at"
+
+    def has_view_permission(self, request, obj=None):
+        # The log spans every region and a generic relation cannot be limited to a region here, so
+        # only superusers read it whole; other staff read each application's events on its page.
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    @admin.display(description=_("原状态"))
+    def from_label(self, obj):
+        return status_label(obj, obj.from_status)
+
+    @admin.display(description=_("新状态"))
+    def to_label(self, obj):
+        return status_label(obj, obj.to_status)
+
+
+class ApplicationInlineMixin(ReadOnlyAdminMixin):
+    """Shown on an application's change page, which its own admin has already allowed the user to see."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+class EventInline(ApplicationInlineMixin, GenericTabularInline):
+    """The application's status changes, read-only, oldest first."""
+
+    model = Event
+    fields = ["created_at", "from_label", "to_label", "actor", "note"]
+    readonly_fields = fields
+    verbose_name = _("办理记录")
+    verbose_name_plural = _("办理记录")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("content_type", "actor")
+
+    @admin.display(description=_("原状态"))
+    def from_label(self, obj):
+        return status_label(obj, obj.from_status)
+
+    @admin.display(description=_("新状态"))
+    def to_label(self, obj):
+        return status_label(obj, obj.to_status)
+
+
+class MaterialInline(ApplicationInlineMixin, GenericTabularInline):
+    """The application's materials with links to the checked download view; uploads go through services."""
+
+    model = Material
+    fields = ["kind", "original_name", "file_type", "size", "uploaded_by", "uploaded_at", "open_links"]
+    readonly_fields = fields
+    verbose_name = _("证明材料")
+    verbose_name_plural = _("证明材料")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("uploaded_by")
+
+    @admin.display(description=_("类型"))
+    def file_type(self, obj):
+        return obj.extension.lstrip(".").upper()
+
+    @admin.display(description=_("查看"))
+    def open_links(self, obj):
+        if obj.pk is None:
+            return "—"
+        url = reverse("material_download", args=[obj.pk])
+        return format_html(
+            '<a href="{}?inline=1" target="_blank" rel="noopener noreferrer">{}</a> · <a href="{}">{}</a>',
+            url, _("在新窗口查看"), url, _("下载"),
+        )

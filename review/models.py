@@ -36,6 +36,9 @@ class Application(models.Model):
 
     TRANSITIONS = {}
     NUMBER_PREFIX = "A"
+    # Statuses in which the citizen or a clerk may add or remove materials (draft, returned for more);
+    # None leaves the decision to the feature app's services.
+    MATERIAL_STATUSES = None
 
     class Meta:
         abstract = True
@@ -51,6 +54,13 @@ class Application(models.Model):
     @property
     def events(self):
         return Event.objects.for_object(self)
+
+    @property
+    def materials(self):
+        return Material.objects.for_object(self)
+
+    def accepts_materials(self):
+        return self.MATERIAL_STATUSES is None or self.status in self.MATERIAL_STATUSES
 
     def can_move_to(self, status):
         return status in self.TRANSITIONS.get(self.status, ())
@@ -99,6 +109,13 @@ def material_upload_to(instance, filename):
     return f"materials/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{instance.extension}"
 
 
+class MaterialQuerySet(models.QuerySet):
+    def for_object(self, obj):
+        return self.filter(
+            content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
+        ).select_related("uploaded_by")
+
+
 class Material(models.Model):
     """An uploaded file (证明材料) attached to an application; private, served only by a checked view."""
 
@@ -116,6 +133,8 @@ class Material(models.Model):
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, verbose_name=_("上传人")
     )
     uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+
+    objects = MaterialQuerySet.as_manager()
 
     class Meta:
         ordering = ["uploaded_at", "id"]

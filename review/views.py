@@ -1,3 +1,43 @@
-from django.shortcuts import render
+import logging
 
-# Create your views here.
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_safe
+
+from .access import can_view_application, is_reviewing_staff
+from .models import Material
+
+logger = logging.getLogger(__name__)
+
+# Types a browser can show itself without running anything we did not check.
+INLINE_TYPES = {"image/jpeg", "image/png", "application/pdf"}
+
+
+@require_safe
+def material_download(request, pk):
+    """Send a material to its applicant or to staff who may review the application; 404 to anyone else."""
+    material = get_object_or_404(Material.objects.select_related("content_type"), pk=pk)
+    application = material.application
+    # One answer for "no such file" and "not yours", so that a number reveals nothing.
+    if application is None or not can_view_application(request.user, application):
+        raise Http404
+    inline = (
+        request.GET.get("inline") == "1"
+        and material.mime_type in INLINE_TYPES
+        and is_reviewing_staff(request.user, application)
+    )
+    try:
+        stream = material.file.open("rb")
+    except FileNotFoundError:
+        logger.error("material %s is missing from storage: %s", material.pk, material.file.name)
+        raise Http404 from None
+    response = FileResponse(
+        stream,
+        as_attachment=not inline,
+        filename=f"{application.number}-{material.pk}{material.extension}",
+        content_type=material.mime_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store, private"
+    logger.info("material %s of %s sent to user %s", material.pk, application.number, request.user.pk)
+    return response

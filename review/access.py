@@ -1,0 +1,25 @@
+"""Who may see an application and its materials: the applicant, or staff of its region with permission."""
+
+from accounts.scoping import regions_of
+
+
+def is_applicant(user, application):
+    """Return whether `user` is the citizen the application belongs to."""
+    return user.is_active and user.person_id is not None and application.applicant_id == user.person_id
+
+
+def is_reviewing_staff(user, application):
+    """Return whether `user` is staff of the application's region who may view such applications."""
+    if not (user.is_active and user.is_staff):
+        return False
+    opts = application._meta
+    if not user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+        return False
+    return user.is_superuser or regions_of(user).filter(pk=application.region_id).exists()
+
+
+def can_view_application(user, application):
+    """Return whether `user` may see the application, its timeline and its materials."""
+    if not user.is_authenticated:
+        return False
+    return is_applicant(user, application) or is_reviewing_staff(user, application)
