@@ -6,3 +6,9 @@ class WithdrawalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "withdrawals"
     verbose_name = _("余额提取")
+    # Permissions each demo desk gets from `seed_demo`, which reads this attribute of every app and so
+    # needs to know nothing of withdrawals. The approver is another person than the reviewer.
+    desk_permissions = {
+        "reviewer": ["view_withdrawalapplication", "add_withdrawalapplication", "review_withdrawal"],
+        "approver": ["view_withdrawalapplication", "approve_withdrawal", "pay_withdrawal"],
+    }

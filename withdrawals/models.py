@@ -1,3 +1,264 @@
-from django.db import models
+"""Withdrawal reasons (a table staff keep) and withdrawal applications with their status mapping."""
 
-# Create your models here.
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from accounts.identity import mask_digits, mask_name
+from accounts.models import money_field
+from review.models import Application
+
+# A proxy acting for a citizen at the counter brings a signed authorisation; it is never required online.
+AUTHORISATION_KIND = "authorisation"
+AUTHORISATION_LABEL = _("委托书（代办人办理时提供）")
+
+
+class WithdrawalReason(models.Model):
+    """A reason the balance may be withdrawn for, and the materials it needs."""
+
+    class AppliedBy(models.TextChoices):
+        HOLDER = "holder", _("参保人本人")
+        HEIR = "heir", _("继承人")
+
+    code = models.SlugField(_("代码"), max_length=40, unique=True)
+    name = models.CharField(_("提取原因"), max_length=60)
+    applied_by = models.CharField(_("申请人"), max_length=10, choices=AppliedBy, default=AppliedBy.HOLDER)
+    enabled = models.BooleanField(_("启用"), default=True, help_text=_("停用后参保人不能再选择此原因。"))
+    sort_order = models.PositiveSmallIntegerField(_("排序"), default=0)
+    help_text = models.TextField(_("办理说明"), blank=True, help_text=_("参保人选择此原因时看到的说明。"))
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+        verbose_name = _("提取原因")
+        verbose_name_plural = _("提取原因")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_for_heirs(self):
+        return self.applied_by == self.AppliedBy.HEIR
+
+
+class MaterialRequirement(models.Model):
+    """One kind of material a reason needs (or accepts, when not required)."""
+
+    reason = models.ForeignKey(
+        WithdrawalReason, models.CASCADE, related_name="requirements", verbose_name=_("提取原因")
+    )
+    code = models.SlugField(_("材料代码"), max_length=40, help_text=_("英文小写字母、数字和下划线。"))
+    label = models.CharField(_("材料名称"), max_length=80)
+    required = models.BooleanField(_("必须提供"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("排序"), default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+        verbose_name = _("所需材料")
+        verbose_name_plural = _("所需材料")
+        constraints = [
+            models.UniqueConstraint(fields=["reason", "code"], name="one_requirement_per_reason_and_kind"),
+            models.CheckConstraint(
+                condition=~Q(code=AUTHORISATION_KIND), name="requirement_code_not_authorisation"
+            ),
+        ]
+
+    def __str__(self):
+        return self.label
+
+
+class WithdrawalQuerySet(models.QuerySet):
+    def overdue(self, today=None):
+        """Return the applications whose next deadline has passed."""
+        today = today or timezone.localdate()
+        Status = WithdrawalApplication.Status
+        return self.filter(
+            Q(status=Status.SUBMITTED, first_review_due__lt=today)
+            | Q(status__in=WithdrawalApplication.AWAITING_PAYMENT, payment_due__lt=today)
+        )
+
+
+class WithdrawalApplication(Application):
+    """An application to withdraw the whole balance of a personal account (个人账户余额提取)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("草稿")
+        SUBMITTED = "submitted", _("已提交（待受理）")
+        FIRST_REVIEWED = "first_reviewed", _("初审通过（待复核）")
+        APPROVED = "approved", _("复核通过")
+        PAID = "paid", _("已到账")
+        RETURNED = "returned", _("退回补正")
+        REFUSED = "refused", _("不予受理")
+        CANCELLED = "cancelled", _("已撤销")
+        BANK_RETURNED = "bank_returned", _("银行退回")
+
+    class HeirRelation(models.TextChoices):
+        SPOUSE = "spouse", _("配偶")
+        CHILD = "child", _("子女")
+        PARENT = "parent", _("父母")
+        SIBLING = "sibling", _("兄弟姐妹")
+        GRANDPARENT = "grandparent", _("祖父母、外祖父母")
+        GRANDCHILD = "grandchild", _("孙子女、外孙子女")
+        OTHER = "other", _("其他继承人")
+
+    # Payment can fail at the bank before or after staff confirmed it; either way the approval is
+    # reversed, the account reopened, and the citizen applies again with a correct bank account.
+    TRANSITIONS = {
+        Status.DRAFT: (Status.SUBMITTED, Status.CANCELLED),
+        Status.SUBMITTED: (Status.FIRST_REVIEWED, Status.RETURNED, Status.REFUSED, Status.CANCELLED),
+        Status.RETURNED: (Status.SUBMITTED, Status.CANCELLED),
+        Status.FIRST_REVIEWED: (Status.APPROVED, Status.RETURNED, Status.REFUSED),
+        Status.APPROVED: (Status.PAID, Status.BANK_RETURNED),
+        Status.PAID: (Status.BANK_RETURNED,),
+        Status.REFUSED: (),
+        Status.CANCELLED: (),
+        Status.BANK_RETURNED: (),
+    }
+    NUMBER_PREFIX = "W"
+    OPEN = (Status.DRAFT, Status.SUBMITTED, Status.RETURNED, Status.FIRST_REVIEWED, Status.APPROVED)
+    EDITABLE = (Status.DRAFT, Status.RETURNED)
+    MATERIAL_STATUSES = EDITABLE
+    AWAITING_PAYMENT = (Status.SUBMITTED, Status.FIRST_REVIEWED, Status.APPROVED)
+
+    status = models.CharField(_("状态"), max_length=20, choices=Status, default=Status.DRAFT, db_index=True)
+    reason = models.ForeignKey(
+        WithdrawalReason, models.PROTECT, related_name="applications", verbose_name=_("提取原因")
+    )
+    account = models.ForeignKey(
+        "accounts.Account", models.PROTECT, related_name="withdrawals", verbose_name=_("个人账户")
+    )
+    holder = models.ForeignKey(
+        "accounts.Person",
+        models.PROTECT,
+        related_name="withdrawals_as_holder",
+        verbose_name=_("账户持有人"),
+        help_text=_("参保人死亡的，为已故参保人；申请人为其继承人。"),
+    )
+    heir_relation = models.CharField(
+        _("与参保人关系"), max_length=20, choices=HeirRelation, blank=True
+    )
+    bank_name = models.CharField(_("开户银行"), max_length=60)
+    bank_account_number = models.CharField(_("银行账号"), max_length=32)
+    bank_account_holder = models.CharField(_("银行账户户名"), max_length=50)
+    amount = money_field(_("提取金额（元）"), null=True, blank=True)
+    first_review_due = models.DateField(_("初审期限"), null=True, blank=True)
+    payment_due = models.DateField(_("到账期限"), null=True, blank=True)
+    first_reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("初审人"),
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("复核人"),
+    )
+    counter_clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("窗口代办经办人"),
+    )
+    missing_kinds = models.JSONField(_("需补正的材料"), default=list, blank=True)
+    return_note = models.TextField(_("补正说明"), blank=True)
+    refusal_reason = models.TextField(_("不予受理原因"), blank=True)
+    declaration_accepted = models.BooleanField(_("已承诺材料真实"), default=False)
+    declaration_accepted_at = models.DateTimeField(_("承诺时间"), null=True, blank=True)
+    approval_journal = models.OneToOneField(
+        "accounts.JournalTransaction", models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("复核划转交易"),
+    )
+    payout_journal = models.OneToOneField(
+        "accounts.JournalTransaction", models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("支付交易"),
+    )
+    payout_reversal_journal = models.OneToOneField(
+        "accounts.JournalTransaction", models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("支付冲正交易"),
+    )
+    approval_reversal_journal = models.OneToOneField(
+        "accounts.JournalTransaction", models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("划转冲正交易"),
+    )
+
+    objects = WithdrawalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("提取申请")
+        verbose_name_plural = _("提取申请")
+        permissions = [
+            ("review_withdrawal", _("初审提取申请")),
+            ("approve_withdrawal", _("复核提取申请")),
+            ("pay_withdrawal", _("确认提取款到账")),
+        ]
+        indexes = [models.Index(fields=["region", "status"], name="withdrawal_region_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status__in=["draft", "submitted", "returned", "first_reviewed", "approved"]),
+                name="one_open_withdrawal_per_account",
+                violation_error_message=_("该账户已有办理中的提取申请。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(approver__isnull=True) | Q(first_reviewer__isnull=True)
+                | ~Q(approver=F("first_reviewer")),
+                name="withdrawal_approver_is_not_first_reviewer",
+                violation_error_message=_("复核须由初审以外的人员办理。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gt=0), name="withdrawal_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(submitted_at__isnull=True) | Q(declaration_accepted=True),
+                name="submitted_withdrawal_has_declaration",
+            ),
+        ]
+
+    @property
+    def is_open(self):
+        return self.status in self.OPEN
+
+    @property
+    def is_editable(self):
+        return self.status in self.EDITABLE
+
+    @property
+    def can_be_cancelled(self):
+        return self.can_move_to(self.Status.CANCELLED)
+
+    @property
+    def masked_bank_account_number(self):
+        return mask_digits(self.bank_account_number, keep=4)
+
+    @property
+    def masked_applicant_name(self):
+        return mask_name(self.applicant.name)
+
+    @property
+    def next_due(self):
+        """Return the deadline the application is waiting on, or None once nothing is pending."""
+        if self.status == self.Status.SUBMITTED:
+            return self.first_review_due
+        if self.status in (self.Status.FIRST_REVIEWED, self.Status.APPROVED):
+            return self.payment_due
+        return None
+
+    @property
+    def next_due_label(self):
+        if self.status == self.Status.SUBMITTED:
+            return _("初审期限")
+        return _("到账期限")
+
+    @property
+    def is_overdue(self):
+        due = self.next_due
+        return due is not None and due < timezone.localdate()
+
+    def bank_account_number_for(self, user):
+        """Show the full number only to those who approve; everyone else sees the last four digits."""
+        if user.has_perm("withdrawals.approve_withdrawal"):
+            return self.bank_account_number
+        return self.masked_bank_account_number

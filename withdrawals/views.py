@@ -1,3 +1,176 @@
-from django.shortcuts import render
+"""The citizen's withdrawal pages: my applications, a new one, its materials, submission and cancelling."""
 
-# Create your views here.
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import Person
+from accounts.services import personal_account_of
+from accounts.views import citizen_required
+from review.materials import materials_of
+from review.timeline import timeline
+
+from . import services
+from .forms import MaterialUploadForm, SubmitForm, withdrawal_form_class
+from .models import WithdrawalApplication, WithdrawalReason
+
+
+@citizen_required
+def application_list(request):
+    applications = WithdrawalApplication.objects.filter(applicant_id=request.user.person_id).select_related("reason")
+    return render(request, "withdrawals/list.html", {"applications": applications})
+
+
+@citizen_required
+def choose_reason(request):
+    reasons = WithdrawalReason.objects.filter(enabled=True).prefetch_related("requirements")
+    account = personal_account_of(request.user.person)
+    return render(request, "withdrawals/choose_reason.html", {"reasons": reasons, "account": account})
+
+
+@citizen_required
+def start(request, code):
+    reason = get_object_or_404(WithdrawalReason.objects.prefetch_related("requirements"), code=code, enabled=True)
+    person = request.user.person
+    form = withdrawal_form_class(reason)(request.POST or None, initial={"bank_account_holder": person.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            application = services.start_withdrawal(
+                applicant=person, reason=reason, actor=request.user, **_start_fields(form)
+            )
+        except services.REFUSALS as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("申请已创建。请按要求上传材料，确认无误后提交。"))
+            return redirect("withdrawals:detail", pk=application.pk)
+    return render(request, "withdrawals/start.html", {"reason": reason, "form": form})
+
+
+def _start_fields(form):
+    data = form.cleaned_data
+    fields = {key: data[key] for key in ("bank_name", "bank_account_number", "bank_account_holder")}
+    if "holder_id_number" in data:
+        fields["holder"] = _deceased_holder(form, data["holder_id_number"], data["holder_name"])
+        fields["heir_relation"] = data["heir_relation"]
+    return fields
+
+
+def _deceased_holder(form, id_number, name):
+    holder = Person.objects.filter(id_number=id_number, name=name).first()
+    if holder is None:
+        raise services.ServiceError(_("未找到姓名与身份证号码一致的参保人，请核对已故参保人的信息。"))
+    return holder
+
+
+@citizen_required
+def detail(request, pk):
+    application = _own_application(request, pk)
+    return render(request, "withdrawals/detail.html", detail_context(application))
+
+
+@citizen_required
+@require_POST
+def upload(request, pk, kind):
+    application = _own_application(request, pk)
+    kinds = services.accepted_kinds(application)
+    if kind not in kinds:
+        raise Http404
+    form = MaterialUploadForm(request.POST, request.FILES, kind=kind, label=kinds[kind])
+    if form.is_valid():
+        try:
+            services.add_withdrawal_material(
+                application=application, kind=kind, uploaded_file=form.cleaned_data["file"], actor=request.user
+            )
+        except services.REFUSALS as error:
+            form.add_error("file", error.message)
+        else:
+            messages.success(request, _("已上传：%(label)s。") % {"label": kinds[kind]})
+            return redirect(application_url(application, "materials"))
+    return render(request, "withdrawals/detail.html", detail_context(application, upload_form=form))
+
+
+@citizen_required
+@require_POST
+def remove_material(request, pk, material_pk):
+    application = _own_application(request, pk)
+    material = get_object_or_404(materials_of(application), pk=material_pk)
+    try:
+        services.remove_withdrawal_material(material=material, application=application, actor=request.user)
+    except services.REFUSALS as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("已删除文件：%(name)s。") % {"name": material.original_name})
+    return redirect(application_url(application, "materials"))
+
+
+@citizen_required
+@require_POST
+def submit(request, pk):
+    application = _own_application(request, pk)
+    form = SubmitForm(request.POST)
+    if form.is_valid():
+        try:
+            services.submit_withdrawal(application=application, actor=request.user, declaration_accepted=True)
+        except services.REFUSALS as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("申请已提交，请留意通知。"))
+            return redirect("withdrawals:detail", pk=application.pk)
+    return render(request, "withdrawals/detail.html", detail_context(application, submit_form=form))
+
+
+@citizen_required
+def cancel(request, pk):
+    application = _own_application(request, pk)
+    if request.method == "POST":
+        try:
+            services.cancel_withdrawal(application=application, actor=request.user)
+        except services.REFUSALS as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("申请已撤销。"))
+        return redirect("withdrawals:detail", pk=application.pk)
+    return render(request, "withdrawals/cancel.html", {"application": application})
+
+
+def _own_application(request, pk):
+    # Another citizen's number answers 404, exactly like a number that does not exist.
+    queryset = WithdrawalApplication.objects.select_related("reason", "region", "account", "holder").prefetch_related(
+        "reason__requirements"
+    )
+    return get_object_or_404(queryset, pk=pk, applicant_id=request.user.person_id)
+
+
+def application_url(application, anchor):
+    return reverse("withdrawals:detail", args=[application.pk]) + f"#{anchor}"
+
+
+def detail_context(application, *, upload_form=None, submit_form=None):
+    """Return what the detail page shows: status, materials per kind with their upload forms, timeline."""
+    materials = list(materials_of(application))
+    accepted = services.accepted_kinds(application)
+    required = {req.code for req in application.reason.requirements.all() if req.required}
+    kinds = [
+        {
+            "code": code,
+            "label": label,
+            "required": code in required,
+            "files": [material for material in materials if material.kind == code],
+            "form": upload_form if upload_form is not None and upload_form.kind == code
+            else MaterialUploadForm(kind=code, label=label),
+        }
+        for code, label in accepted.items()
+    ]
+    return {
+        "application": application,
+        "kinds": kinds,
+        "missing": list(services.missing_kinds(application, materials).values()),
+        "returned_kinds": [label for code, label in accepted.items() if code in application.missing_kinds],
+        "steps": timeline(application),
+        "deadline_label": application.next_due_label,
+        "upload_error_form": upload_form if upload_form is not None and upload_form.errors else None,
+        "submit_form": submit_form or SubmitForm(),
+    }

@@ -1,0 +1,136 @@
+"""A withdrawal from start to payment: the citizen on a phone, two clerks at their desks in the admin."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from PIL import Image
+from playwright.sync_api import expect
+
+from e2e.conftest import DESKTOP, audit, screenshot
+
+DEMO_ID_NUMBER = "330203198501011238"
+DEMO_PASSWORD = "Demo@2026"
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+@pytest.fixture
+def demo_data(db, settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "materials-root")},
+        },
+    }
+    call_command("seed_demo", force=True)
+
+
+def photo(name):
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 250), "lightblue").save(buffer, "PNG")
+    return {"name": name, "mimeType": "image/png", "buffer": buffer.getvalue()}
+
+
+def citizen_logs_in(page, base_url):
+    page.goto(f"{base_url}/accounts/login/?next=/withdrawals/")
+    page.get_by_label("身份证号码").fill(DEMO_ID_NUMBER)
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+
+
+def desk(browser, base_url, username):
+    """Return an admin page logged in as `username` on a desktop-sized window."""
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(f"{base_url}/admin/login/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(DEMO_PASSWORD)
+    page.locator("input[type=submit]").click()
+    expect(page.locator("#site-name")).to_be_visible()
+    return page
+
+
+def clerk_records_that_the_enrolment_stopped(browser, base_url):
+    page = desk(browser, base_url, "reviewer_nb")
+    page.goto(f"{base_url}/admin/accounts/enrolment/?q={DEMO_ID_NUMBER}")
+    page.locator("input[name=_selected_action]").first.check()
+    page.locator("select[name=action]").select_option("stop_enrolments")
+    page.locator("button[name=index], .actions button[type=submit]").first.click()
+    page.get_by_role("button", name="确认记录停保").click()
+    expect(page.locator(".messagelist")).to_contain_text("已记录 1 条参保登记停保")
+    screenshot(page, "withdrawal-0-enrolment-stopped")
+    page.context.close()
+
+
+def decide(page, base_url, number, button):
+    page.goto(f"{base_url}/admin/withdrawals/withdrawalapplication/?q={number}")
+    page.get_by_role("link", name=number).click()
+    page.get_by_role("link", name=button, exact=True).click()
+    page.locator("input[type=submit].default").click()
+    expect(page.locator(".messagelist .success")).to_be_visible()
+
+
+def test_zhang_wei_withdraws_his_balance_after_settling_abroad(live_server, phone, browser, demo_data):
+    base_url = live_server.url
+    clerk_records_that_the_enrolment_stopped(browser, base_url)
+
+    page = phone
+    citizen_logs_in(page, base_url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("个人账户余额提取")
+    audit(page)
+    screenshot(page, "withdrawal-1-list")
+
+    page.get_by_role("link", name="申请提取").click()
+    expect(page.get_by_text("¥2,000.00")).to_be_visible()
+    audit(page)
+    screenshot(page, "withdrawal-2-reasons")
+
+    page.get_by_role("link", name="选择“出国（境）定居”并填写申请").click()
+    page.get_by_label("开户银行").fill("中国工商银行宁波分行")
+    page.get_by_label("银行账号").fill("6222 0212 3456 7890 123")
+    expect(page.get_by_label("银行账户户名")).to_have_value("张伟")
+    audit(page)
+    screenshot(page, "withdrawal-3-form")
+    page.get_by_role("button", name="创建申请").click()
+
+    expect(page.get_by_text("还缺少：身份证、出国（境）定居证明")).to_be_visible()
+    number = page.get_by_role("heading", level=1).inner_text().split()[-1]
+    page.get_by_label("选择身份证文件").set_input_files(photo("身份证.png"))
+    page.get_by_role("button", name="上传身份证", exact=True).click()
+    page.get_by_label("选择出国（境）定居证明文件").set_input_files(photo("定居证明.png"))
+    page.get_by_role("button", name="上传出国（境）定居证明", exact=True).click()
+    expect(page.get_by_text("材料已齐全")).to_be_visible()
+    audit(page)
+    screenshot(page, "withdrawal-4-materials")
+
+    page.get_by_label("我承诺所提交材料真实有效，如有虚假，愿承担法律责任。").check()
+    page.get_by_role("button", name="提交申请").click()
+    expect(page.locator(".facts")).to_contain_text("已提交（待受理）")
+    audit(page)
+    screenshot(page, "withdrawal-5-submitted")
+
+    reviewer = desk(browser, base_url, "reviewer_nb")
+    decide(reviewer, base_url, number, "初审通过")
+    screenshot(reviewer, "withdrawal-6-first-reviewed")
+    reviewer.context.close()
+
+    approver = desk(browser, base_url, "approver_nb")
+    decide(approver, base_url, number, "复核通过")
+    expect(approver.get_by_text("6222021234567890123")).to_be_visible()
+    screenshot(approver, "withdrawal-7-approved")
+    decide(approver, base_url, number, "确认到账")
+    screenshot(approver, "withdrawal-8-paid")
+    approver.context.close()
+
+    page.reload()
+    expect(page.locator(".facts")).to_contain_text("已到账")
+    expect(page.locator(".facts")).to_contain_text("¥2,000.00")
+    audit(page)
+    screenshot(page, "withdrawal-9-paid")
+
+    page.goto(f"{base_url}/account/")
+    expect(page.locator(".balance")).to_have_text("¥0.00")
+    audit(page)
+    screenshot(page, "withdrawal-10-balance")

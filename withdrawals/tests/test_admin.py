@@ -1,0 +1,316 @@
+"""The review desk in the admin: the queue, its filters and search, the decisions and the counter."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts import ledger
+from accounts.models import Account
+from accounts.services import personal_account_of
+from conftest import make_citizen_user, make_employee
+from review.materials import materials_of
+from withdrawals import services
+from withdrawals.models import AUTHORISATION_KIND, WithdrawalApplication, WithdrawalReason
+
+from .conftest import REVIEWER_PERMISSIONS, grant, png_upload, reason, refreshed, stop, submitted
+
+Status = WithdrawalApplication.Status
+QUEUE = reverse("admin:withdrawals_withdrawalapplication_changelist")
+
+
+def change_url(application):
+    return reverse("admin:withdrawals_withdrawalapplication_change", args=[application.pk])
+
+
+def decide_url(application, decision):
+    return reverse("admin:withdrawals_decide", args=[application.pk, decision])
+
+
+def texts(response):
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+@pytest.fixture
+def application(stopped_applicant):
+    return submitted(stopped_applicant)
+
+
+@pytest.fixture
+def reviewer_client(client, desk_reviewer):
+    client.force_login(desk_reviewer)
+    return client
+
+
+@pytest.fixture
+def approver_client(client, desk_approver):
+    client.force_login(desk_approver)
+    return client
+
+
+# The queue ----------------------------------------------------------------------------------------
+
+
+def test_the_queue_lists_the_regions_applications_with_the_applicant_masked(reviewer_client, application):
+    html = reviewer_client.get(QUEUE).content.decode()
+    assert application.number in html
+    assert "张*" in html and "330203********" in html
+    assert application.applicant.id_number not in html
+
+
+def test_another_regions_clerk_does_not_see_the_application(client, application, other_region_clerk):
+    client.force_login(grant(other_region_clerk, *REVIEWER_PERMISSIONS))
+    assert application.number not in client.get(QUEUE).content.decode()
+    assert client.get(change_url(application)).status_code == 404
+    assert client.get(decide_url(application, "first-review")).status_code == 404
+    assert client.post(decide_url(application, "first-review"), {"note": ""}).status_code == 404
+    assert refreshed(application).status == Status.SUBMITTED
+
+
+def test_search_finds_by_exact_id_number_or_number_only(reviewer_client, application):
+    id_number = application.applicant.id_number
+    assert application.number in reviewer_client.get(QUEUE, {"q": id_number}).content.decode()
+    assert application.number in reviewer_client.get(QUEUE, {"q": application.number.lower()}).content.decode()
+    partial = reviewer_client.get(QUEUE, {"q": id_number[:10]}).content.decode()
+    assert f">{application.number}<" not in partial
+
+
+def test_search_never_compares_id_numbers_with_like(reviewer_client, application):
+    with CaptureQueriesContext(connection) as queries:
+        reviewer_client.get(QUEUE, {"q": application.applicant.id_number})
+    searching = [q["sql"] for q in queries if "id_number" in q["sql"]]
+    assert searching
+    assert not any("LIKE" in sql.upper() for sql in searching)
+
+
+def test_the_overdue_filter(reviewer_client, application, stopped_applicant):
+    WithdrawalApplication.objects.filter(pk=application.pk).update(first_review_due=datetime.date(2020, 1, 2))
+    overdue = reviewer_client.get(QUEUE, {"overdue": "yes"}).content.decode()
+    assert application.number in overdue
+    assert application.number not in reviewer_client.get(QUEUE, {"overdue": "no"}).content.decode()
+
+
+def test_the_queue_makes_the_same_number_of_queries_for_3_and_20_applications(reviewer_client, desk_reviewer):
+    def applications(count):
+        for _ in range(count):
+            person = make_employee(balance="100.00", name="王五")
+            stop(person)
+            account = personal_account_of(person)
+            WithdrawalApplication.objects.create(
+                applicant=person, holder=person, region=account.region, account=account,
+                reason=reason(), status=Status.SUBMITTED, bank_name="中国银行",
+                bank_account_number="6217000012345678", bank_account_holder=person.name,
+                first_review_due=datetime.date(2026, 10, 13), payment_due=datetime.date(2026, 10, 20),
+            )
+
+    applications(3)
+    with CaptureQueriesContext(connection) as few:
+        assert reviewer_client.get(QUEUE).status_code == 200
+    applications(17)
+    with CaptureQueriesContext(connection) as many:
+        response = reviewer_client.get(QUEUE)
+    assert response.content.decode().count("王*") == 20
+    assert len(many) == len(few)
+
+
+def test_a_deadline_in_a_year_nobody_entered_is_warned_about(reviewer_client, application):
+    WithdrawalApplication.objects.filter(pk=application.pk).update(payment_due=datetime.date(2031, 1, 3))
+    response = reviewer_client.get(change_url(application))
+    assert any("2031年的法定节假日" in text for text in texts(response))
+
+
+# The change page ----------------------------------------------------------------------------------
+
+
+def test_the_reviewer_sees_the_first_review_buttons_and_a_masked_bank_account(reviewer_client, application):
+    html = reviewer_client.get(change_url(application)).content.decode()
+    for label in ("初审通过", "退回补正", "不予受理"):
+        assert decide_url(application, {"初审通过": "first-review", "退回补正": "return",
+                                        "不予受理": "refuse"}[label]) in html
+    assert decide_url(application, "approve") not in html
+    assert "6222021234567890123" not in html
+    assert "***************0123" in html
+
+
+def test_the_approver_sees_the_full_bank_account(approver_client, first_reviewed):
+    html = approver_client.get(change_url(first_reviewed)).content.decode()
+    assert "6222021234567890123" in html
+    assert decide_url(first_reviewed, "approve") in html
+
+
+# Decisions ----------------------------------------------------------------------------------------
+
+
+def test_first_review_then_approval_then_payment_through_the_admin(client, application, desk_reviewer, desk_approver):
+    client.force_login(desk_reviewer)
+    response = client.post(decide_url(application, "first-review"), {"note": "材料齐全"})
+    assert response.status_code == 302
+    assert refreshed(application).first_reviewer == desk_reviewer
+
+    client.force_login(desk_approver)
+    client.post(decide_url(application, "approve"), {"note": ""})
+    row = refreshed(application)
+    assert (row.status, row.amount, row.approver) == (Status.APPROVED, Decimal("2000.00"), desk_approver)
+    assert personal_account_of(row.holder).status == Account.Status.CLOSED
+
+    client.post(decide_url(application, "pay"), {"note": "银行回单 20261124"})
+    row = refreshed(application)
+    assert row.status == Status.PAID
+    assert row.payout_journal is not None
+    assert ledger.audit() == []
+
+
+def test_the_first_reviewer_is_refused_as_approver_with_an_error_message(client, first_reviewed, desk_reviewer):
+    grant(desk_reviewer, "approve_withdrawal")
+    client.force_login(desk_reviewer)
+    response = client.post(decide_url(first_reviewed, "approve"), {"note": ""})
+    assert response.status_code == 200
+    assert "复核须由初审以外的人员办理。" in texts(response)
+    assert refreshed(first_reviewed).status == Status.FIRST_REVIEWED
+
+
+def test_a_decision_without_its_permission_is_forbidden(reviewer_client, first_reviewed):
+    assert reviewer_client.post(decide_url(first_reviewed, "approve"), {"note": ""}).status_code == 403
+    assert refreshed(first_reviewed).status == Status.FIRST_REVIEWED
+
+
+def test_return_offers_the_material_kinds_as_checkboxes(reviewer_client, application):
+    form_page = reviewer_client.get(decide_url(application, "return")).content.decode()
+    assert 'type="checkbox"' in form_page and "出国（境）定居证明" in form_page
+    reviewer_client.post(
+        decide_url(application, "return"), {"missing_kinds": ["id_card", "settlement_proof"], "note": "请补充"}
+    )
+    row = refreshed(application)
+    assert (row.status, row.missing_kinds) == (Status.RETURNED, ["id_card", "settlement_proof"])
+
+
+def test_refusal_needs_a_reason_in_the_form(reviewer_client, application):
+    response = reviewer_client.post(decide_url(application, "refuse"), {"reason": ""})
+    assert "请填写不予受理的原因。" in response.content.decode()
+    reviewer_client.post(decide_url(application, "refuse"), {"reason": "材料不实"})
+    assert refreshed(application).refusal_reason == "材料不实"
+
+
+def test_bank_return_through_the_admin(approver_client, paid):
+    approver_client.post(decide_url(paid, "bank-return"), {"note": "账户已销户"})
+    row = refreshed(paid)
+    assert row.status == Status.BANK_RETURNED
+    assert personal_account_of(row.holder).balance == Decimal("2000.00")
+
+
+def test_the_list_action_first_reviews_the_selected_and_reports_failures(reviewer_client, application, outsider):
+    other = make_employee(balance="50.00", name="赵强")
+    make_citizen_user(other)
+    stop(other)
+    draft = services.start_withdrawal(
+        applicant=other, reason=reason(), actor=other.user, bank_name="中国银行",
+        bank_account_number="6217000012345678", bank_account_holder="赵强",
+    )
+    response = reviewer_client.post(
+        QUEUE, {"action": "first_review_selected", "_selected_action": [application.pk, draft.pk]}
+    )
+    assert response.status_code == 302
+    assert refreshed(application).status == Status.FIRST_REVIEWED
+    assert refreshed(draft).status == Status.DRAFT
+    messages = texts(response)
+    assert any(draft.number in text for text in messages)
+    assert any("已办理 1 件" in text for text in messages)
+
+
+def test_list_actions_are_offered_by_permission(reviewer_client, application):
+    html = reviewer_client.get(QUEUE).content.decode()
+    assert "first_review_selected" in html
+    assert "approve_selected" not in html
+
+
+# The counter --------------------------------------------------------------------------------------
+
+
+def test_a_clerk_opens_uploads_with_an_authorisation_and_submits_at_the_counter(reviewer_client, stopped_applicant):
+    response = reviewer_client.post(
+        reverse("admin:withdrawals_withdrawalapplication_add"),
+        {
+            "applicant_id_number": stopped_applicant.id_number, "reason": reason().pk,
+            "bank_name": "农业银行", "bank_account_number": "6228480012345678", "bank_account_holder": "张伟",
+            "holder_id_number": "", "heir_relation": "",
+        },
+    )
+    application = WithdrawalApplication.objects.get()
+    assert response.status_code == 302 and response["Location"] == change_url(application)
+    assert application.counter_clerk is not None
+    for kind in ("id_card", "settlement_proof", AUTHORISATION_KIND):
+        reviewer_client.post(decide_url(application, "upload"), {"kind": kind, "file": png_upload()})
+    assert sorted(materials_of(application).values_list("kind", flat=True)) == sorted(
+        ["id_card", "settlement_proof", AUTHORISATION_KIND]
+    )
+    reviewer_client.post(decide_url(application, "submit"), {"declaration": "on"})
+    assert refreshed(application).status == Status.SUBMITTED
+
+
+def test_the_counter_refuses_what_the_rules_refuse(reviewer_client, applicant):
+    response = reviewer_client.post(
+        reverse("admin:withdrawals_withdrawalapplication_add"),
+        {
+            "applicant_id_number": applicant.id_number, "reason": reason().pk,
+            "bank_name": "农业银行", "bank_account_number": "6228480012345678", "bank_account_holder": "张伟",
+        },
+    )
+    assert "职工医保仍在参保中" in response.content.decode()
+    assert not WithdrawalApplication.objects.exists()
+
+
+def test_an_online_application_takes_no_authorisation(reviewer_client, stopped_applicant):
+    from .conftest import start
+
+    draft = start(stopped_applicant)
+    assert AUTHORISATION_KIND not in services.accepted_kinds(draft)
+
+
+# Reasons ------------------------------------------------------------------------------------------
+
+
+def test_staff_edit_a_reasons_materials_inline_and_switch_reasons_off(admin_client):
+    abroad = reason()
+    page = admin_client.get(reverse("admin:withdrawals_withdrawalreason_change", args=[abroad.pk]))
+    assert page.status_code == 200 and "出国（境）定居证明" in page.content.decode()
+    admin_client.post(
+        reverse("admin:withdrawals_withdrawalreason_changelist"),
+        {"action": "disable_reasons", "_selected_action": [abroad.pk]},
+    )
+    assert not WithdrawalReason.objects.get(pk=abroad.pk).enabled
+
+
+# Materials ----------------------------------------------------------------------------------------
+
+
+def test_materials_are_served_to_the_owner_and_the_regions_clerks_only(
+    client, application, desk_reviewer, other_region_clerk, outsider
+):
+    materials = list(materials_of(application))
+    assert len(materials) == 2
+    grant(other_region_clerk, *REVIEWER_PERMISSIONS)
+    for user, expected in (
+        (application.applicant.user, 200), (desk_reviewer, 200), (other_region_clerk, 404), (outsider.user, 404),
+    ):
+        client.force_login(user)
+        for material in materials:
+            response = client.get(reverse("material_download", args=[material.pk]))
+            assert response.status_code == expected, (user, material.kind)
+            if expected == 200:
+                assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_change_page_links_each_material_to_the_checked_download(reviewer_client, application):
+    html = reviewer_client.get(change_url(application)).content.decode()
+    for material in materials_of(application):
+        assert reverse("material_download", args=[material.pk]) in html
+
+
+def test_the_change_page_names_material_kinds_as_the_reason_does(reviewer_client, application):
+    html = reviewer_client.get(change_url(application)).content.decode()
+    assert "出国（境）定居证明" in html
+    assert ">settlement_proof<" not in html
