@@ -120,6 +120,7 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 # Failed real-name registrations allowed per address and hour (django-axes guards only the login).
 REGISTRATION_FAILURE_LIMIT = env.int("REGISTRATION_FAILURE_LIMIT", default=10)
 # Behind nginx set CLIENT_IP_HEADER=HTTP_X_REAL_IP (nginx: proxy_set_header X-Real-IP $remote_addr),

@@ -19,13 +19,6 @@ def warn_about_unknown_years(request, *days):
             messages.warning(request, text)
 
 
-def status_label(event, status):
-    """Return the Chinese label of `status` in the event's application model, or the raw value."""
-    model = event.content_type.model_class()
-    choices = dict(model.Status.choices) if model is not None and hasattr(model, "Status") else {}
-    return choices.get(status, status) or "—"
-
-
 @admin.register(Holiday)
 class HolidayAdmin(admin.ModelAdmin):
     list_display = ["date", "weekday", "kind", "name"]
@@ -87,11 +80,11 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("原状态"))
     def from_label(self, obj):
-        return status_label(obj, obj.from_status)
+        return obj.label_of(obj.from_status)
 
     @admin.display(description=_("新状态"))
     def to_label(self, obj):
-        return status_label(obj, obj.to_status)
+        return obj.label_of(obj.to_status)
 
 
 class ApplicationInlineMixin(ReadOnlyAdminMixin):
@@ -119,11 +112,11 @@ class EventInline(ApplicationInlineMixin, GenericTabularInline):
 
     @admin.display(description=_("原状态"))
     def from_label(self, obj):
-        return status_label(obj, obj.from_status)
+        return obj.label_of(obj.from_status)
 
     @admin.display(description=_("新状态"))
     def to_label(self, obj):
-        return status_label(obj, obj.to_status)
+        return obj.label_of(obj.to_status)
 
 
 class MaterialInline(ApplicationInlineMixin, GenericTabularInline):

@@ -101,7 +101,13 @@ class Event(models.Model):
         indexes = [models.Index(fields=["content_type", "object_id"], name="event_application")]
 
     def __str__(self):
-        return f"{self.from_status or '—'} → {self.to_status}"
+        return f"{self.label_of(self.from_status)} → {self.label_of(self.to_status)}"
+
+    def label_of(self, status):
+        """Return the Chinese label of `status` in the application's own choices, or the raw value."""
+        model = self.content_type.model_class()
+        choices = dict(model.Status.choices) if model is not None and hasattr(model, "Status") else {}
+        return choices.get(status, status) or "—"
 
 
 def material_upload_to(instance, filename):
