@@ -1,5 +1,6 @@
 """Settings for the personal-account portal; every value comes from the environment."""
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -116,7 +117,7 @@ LOGOUT_REDIRECT_URL = "home"
 
 # Login throttling: five failures for one login name from one address lock it for an hour.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=60))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True

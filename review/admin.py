@@ -8,6 +8,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin import ReadOnlyAdmin
+
 from . import calendar
 from .models import Event, Holiday, Material
 
@@ -49,21 +51,8 @@ class HolidayAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
 
-class ReadOnlyAdminMixin:
-    """Nobody adds, edits or deletes log rows; they are history."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["created_at", "content_type", "object_id", "from_label", "to_label", "actor", "note"]
     list_filter = ["content_type"]
     list_select_related = ["content_type", "actor"]
@@ -87,7 +76,7 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj.label_of(obj.to_status)
 
 
-class ApplicationInlineMixin(ReadOnlyAdminMixin):
+class ApplicationInlineMixin(ReadOnlyAdmin):
     """Shown on an application's change page, which its own admin has already allowed the user to see."""
 
     extra = 0

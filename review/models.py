@@ -71,11 +71,19 @@ def new_application_number(prefix):
     return f"{prefix}{timezone.localdate():%Y%m%d}{uuid.uuid4().hex[:8].upper()}"
 
 
-class EventQuerySet(models.QuerySet):
+class AttachedQuerySet(models.QuerySet):
+    """Rows attached to one application through (content_type, object_id)."""
+
+    person_field = None
+
     def for_object(self, obj):
         return self.filter(
             content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
-        ).select_related("actor")
+        ).select_related(self.person_field)
+
+
+class EventQuerySet(AttachedQuerySet):
+    person_field = "actor"
 
 
 class Event(models.Model):
@@ -115,11 +123,8 @@ def material_upload_to(instance, filename):
     return f"materials/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{instance.extension}"
 
 
-class MaterialQuerySet(models.QuerySet):
-    def for_object(self, obj):
-        return self.filter(
-            content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
-        ).select_related("uploaded_by")
+class MaterialQuerySet(AttachedQuerySet):
+    person_field = "uploaded_by"
 
 
 class Material(models.Model):
