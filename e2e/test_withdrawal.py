@@ -134,3 +134,8 @@ def test_zhang_wei_withdraws_his_balance_after_settling_abroad(live_server, phon
     expect(page.locator(".balance")).to_have_text("¥0.00")
     audit(page)
     screenshot(page, "withdrawal-10-balance")
+
+    # Every yuan accounted for: the balance went to the payable account and out to the bank.
+    report = io.StringIO()
+    call_command("audit_ledger", stdout=report)
+    assert report.getvalue().startswith("ledger OK")
