@@ -60,7 +60,7 @@ class PersonAdminForm(forms.ModelForm):
 
     class Meta:
         model = Person
-        fields = ["name", "id_number", "phone", "card_number"]
+        fields = ["name", "id_number", "phone", "card_number", "died_on"]
 
     def clean_id_number(self):
         return self.cleaned_data["id_number"].upper()
@@ -322,7 +322,7 @@ class PersonAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "id_number", "phone", "card_number")
-        return ("name", "id_number", "sex_and_birth", "phone", "card_number", "login", "created_at")
+        return ("name", "id_number", "sex_and_birth", "phone", "card_number", "died_on", "login", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
         # A citizen's login name is the ID number, so correcting one is not a field edit.

@@ -125,6 +125,12 @@ class Person(models.Model):
         validators=[RegexValidator(r"^1\d{10}$", _("手机号应为以1开头的11位数字。"))],
     )
     card_number = models.CharField(_("医保卡号"), max_length=32, unique=True)
+    died_on = models.DateField(
+        _("死亡日期"),
+        null=True,
+        blank=True,
+        help_text=_("经办人员凭死亡证明登记；登记后继承人方可申请提取余额。"),
+    )
     created_at = models.DateTimeField(_("登记时间"), default=timezone.now)
 
     history = HistoricalRecords()
@@ -159,6 +165,10 @@ class Person(models.Model):
 
     def age_on(self, day=None):
         return self.identity.age_on(day or timezone.localdate())
+
+    @property
+    def is_deceased(self):
+        return self.died_on is not None
 
 
 class Enrolment(models.Model):
@@ -297,8 +307,8 @@ class Account(models.Model):
 
     class Hold(models.TextChoices):
         NONE = "", _("无")
-        WITHDRAWAL = "withdrawal", _("提取申请办理中")
-        TRANSFER = "transfer", _("转移申请办理中")
+        WITHDRAWAL = "withdrawal", _("提取申请")
+        TRANSFER = "transfer", _("转移申请")
 
     # Kinds whose balance belongs to a citizen and may never go below zero.
     CITIZEN_KINDS = (Kind.PERSONAL, Kind.QUOTA)
