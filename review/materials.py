@@ -2,7 +2,8 @@
 
 A file is judged by its bytes, never by its name or the browser's content type. Images are decoded and
 encoded again, which leaves behind EXIF (with GPS positions), comments and anything appended to the file.
-PDFs cannot be re-encoded here, so those that can run code or carry other files are refused.
+PDFs cannot be re-encoded here; review.pdf refuses those that can run code, carry other files or hide
+what they hold.
 """
 
 import hashlib
@@ -25,6 +26,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 
 from .models import Material
+from .pdf import check_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,12 @@ MAX_MATERIALS = 20
 # Phone cameras stay below this; a larger image is most likely built to exhaust memory when decoded.
 MAX_PIXELS = 50_000_000
 MAX_NAME_LENGTH = 100
-JPEG_QUALITY = 90
+# Tried in turn until the result fits in MAX_BYTES: re-encoded at quality 90, a phone photo can come
+# out larger than the camera wrote it (a 7.9 MB JPEG became 17.1 MB).
+ENCODINGS = {
+    "JPEG": [{"quality": quality} for quality in (90, 80, 70)],
+    "PNG": [{}, {"optimize": True}],
+}
 # What Pillow raises on broken image data or broken EXIF inside it.
 UNREADABLE_IMAGE_ERRORS = (
     OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error, IndexError, KeyError,
@@ -122,94 +129,14 @@ def _encode(image, pillow_format):
         image = image.convert("RGB")
     elif pillow_format == "PNG" and image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"):
         image = image.convert("RGBA")
-    out = io.BytesIO()
-    if pillow_format == "JPEG":
-        image.save(out, "JPEG", quality=JPEG_QUALITY)
-    else:
-        image.save(out, "PNG")
-    return out.getvalue()
-
-
-# PDF ----------------------------------------------------------------------------------------------
-
-# Names that make a PDF run code, open other programs or files, send data, or carry files inside it.
-PDF_FORBIDDEN_NAMES = {
-    b"JavaScript", b"Launch", b"EmbeddedFile", b"EmbeddedFiles", b"RichMedia", b"XFA",
-    b"SubmitForm", b"ImportData",
-}
-# Short names also turn up by chance in compressed image data, so they count only where a value
-# (string, dictionary, array, reference or a comment before one) follows, as in "/JS (...)", "/AA <<".
-PDF_FORBIDDEN_KEYS = {b"JS", b"AA"}
-PDF_VALUE_START = re.compile(rb"[\x00\t\n\x0c\r ]*[(<\[0-9%]")
-# Filters other than Flate that could hide an object stream's dictionaries from the scan below.
-PDF_OPAQUE_FILTERS = {
-    b"LZWDecode", b"LZW", b"ASCIIHexDecode", b"AHx", b"ASCII85Decode", b"A85", b"RunLengthDecode", b"RL",
-    b"Crypt",
-}
-# A name token; "#xx" escapes let /J#61vaScript spell /JavaScript, so they are decoded before comparing.
-PDF_NAME = re.compile(rb"/([^\x00\t\n\x0c\r ()<>\[\]{}/%]{1,127})")
-PDF_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
-# An object stream starts with pairs of integers (object number, offset), maybe after comments.
-PDF_OBJECT_STREAM_HEAD = re.compile(rb"(?:[\x00\t\n\x0c\r ]|%[^\r\n]*)*\d+[\x00\t\n\x0c\r ]+\d+")
-PDF_MAX_INFLATED = 50 * 1024 * 1024
-
-
-def check_pdf(data):
-    """Refuse a PDF that can run code or carry files, as far as its bytes show it."""
-    unsafe = ValidationError(
-        _("PDF 文件含有脚本、附件或自动操作，不能上传。请使用扫描或“打印为 PDF”生成的文件，或上传照片。"),
-        code="unsafe_pdf",
+    for options in ENCODINGS[pillow_format]:
+        out = io.BytesIO()
+        image.save(out, pillow_format, **options)
+        if out.tell() <= MAX_BYTES:
+            return out.getvalue()
+    raise ValidationError(
+        _("图片处理后超过 10 MB，请降低图片的分辨率或尺寸后再上传。"), code="too_large_after_encoding"
     )
-    if not data.startswith(b"%PDF-"):
-        raise ValidationError(_("PDF 文件格式不正确，请重新生成后上传。"), code="unsupported_type")
-    names = _pdf_names(data)
-    if names & PDF_FORBIDDEN_NAMES or _has_key_with_value(data):
-        raise unsafe
-    if b"ObjStm" in names and (b"Encrypt" in names or names & PDF_OPAQUE_FILTERS):
-        # Object streams hold dictionaries in compressed form; encrypted or oddly encoded, they
-        # cannot be read here, so nothing can be said about what they contain.
-        raise ValidationError(
-            _("PDF 文件经过加密或使用了无法检查的编码，不能上传。请去除密码或重新“打印为 PDF”后上传。"),
-            code="unsafe_pdf",
-        )
-    for stream in _object_streams(data):
-        if _pdf_names(stream) & PDF_FORBIDDEN_NAMES or _has_key_with_value(stream):
-            raise unsafe
-
-
-def _pdf_names(data):
-    return {_decode_name(match.group(1)) for match in PDF_NAME.finditer(data)}
-
-
-def _has_key_with_value(data):
-    return any(
-        _decode_name(match.group(1)) in PDF_FORBIDDEN_KEYS and PDF_VALUE_START.match(data, match.end())
-        for match in PDF_NAME.finditer(data)
-    )
-
-
-def _decode_name(raw):
-    return PDF_ESCAPE.sub(lambda match: bytes([int(match.group(1), 16)]), raw)
-
-
-def _object_streams(data):
-    """Yield the inflated content of every Flate stream that holds objects (PDF 1.5 object streams)."""
-    view, budget = memoryview(data), PDF_MAX_INFLATED
-    for match in PDF_STREAM.finditer(data):
-        inflater = zlib.decompressobj()
-        try:
-            head = inflater.decompress(view[match.end():], 1024)
-            if not PDF_OBJECT_STREAM_HEAD.match(head):
-                continue
-            rest = inflater.decompress(inflater.unconsumed_tail, budget - len(head) + 1)
-        except zlib.error:
-            # Not Flate data (a JPEG image, say): nothing a reader parses as objects.
-            continue
-        budget -= len(head) + len(rest)
-        if budget < 0:
-            raise ValidationError(_("PDF 文件内容过大或结构异常，不能上传。"), code="unsafe_pdf")
-        yield head + rest
 
 
 # Storing ------------------------------------------------------------------------------------------

@@ -17,8 +17,11 @@ class Step:
     note: str
 
 
-def timeline(application):
-    """Return the application's steps, oldest first, with Chinese status labels; one query."""
+def timeline(application, *, names=False):
+    """Return the application's steps, oldest first, with Chinese status labels; one query.
+
+    Citizens see roles only (本人, 代办, 经办人员, 系统); `names=True` adds who it was, for staff pages.
+    """
     labels = dict(type(application).Status.choices)
     return [
         Step(
@@ -26,19 +29,26 @@ def timeline(application):
             status=event.to_status,
             # A status renamed since the event was written still shows, if not by its label.
             label=str(labels.get(event.to_status, event.to_status)),
-            who=who_acted(event.actor, application),
+            who=who_acted(event.actor, application, names=names),
             note=event.note,
         )
         for event in Event.objects.for_object(application)
     ]
 
 
-def who_acted(actor, application):
-    """Return how the timeline names the person who made a step."""
+def who_acted(actor, application, *, names=False):
+    """Return how the timeline names the person who made a step: a role, and with `names` who it was."""
     if actor is None:
         return _("系统")
     if actor.person_id is not None and actor.person_id == application.applicant_id:
         return _("本人")
-    if actor.is_staff:
-        return _("经办人员 %(name)s") % {"name": actor.first_name or actor.get_username()}
-    return _("其他用户")
+    # A clerk's name or login is not for citizens: it invites calls to the person instead of the office.
+    role = _("经办人员") if actor.is_staff else _("代办")
+    if not names:
+        return role
+    return _("%(role)s %(name)s") % {"role": role, "name": actor.get_full_name() or actor.get_username()}
+
+
+def due_dates(*pairs):
+    """Return the (label, date) pairs that have a date: the deadlines the timeline template lists."""
+    return [(label, day) for label, day in pairs if day is not None]

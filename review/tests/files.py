@@ -1,5 +1,6 @@
 """Small files, honest and hostile, built in memory for the upload tests."""
 
+import base64
 import io
 import struct
 import zlib
@@ -75,3 +76,19 @@ def flate_stream(dictionary, content):
     data = zlib.compress(content)
     head = b"<< %s /Filter /FlateDecode /Length %d >>\nstream\n" % (dictionary, len(data))
     return head + data + b"\nendstream"
+
+
+ENCODERS = {
+    b"/FlateDecode": zlib.compress,
+    b"/ASCIIHexDecode": lambda data: data.hex().encode() + b">",
+    b"/ASCII85Decode": lambda data: base64.a85encode(data) + b"~>",
+}
+
+
+def object_stream(content, *, filters=(b"/FlateDecode",), extra=b"/Type /ObjStm /N 1 /First 4", eol=b"\n"):
+    """Return an object stream body holding `content`, encoded so that `filters` decode it in order."""
+    data = content
+    for name in reversed(filters):
+        data = ENCODERS[name](data)
+    head = b"<< %s /Filter [%s] /Length %d >>" % (extra, b" ".join(filters), len(data))
+    return head + b"\nstream" + eol + data + b"\nendstream"

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from conftest import make_staff
 from review.admin import EventInline, MaterialInline, warn_about_unknown_years
+from review.calendar import LIBRARY_YEARS
 from review.materials import add_material
 from review.models import Event, Holiday
 from review.transitions import record_creation, transition
@@ -19,11 +20,13 @@ pytestmark = pytest.mark.urls("review.tests.urls")
 
 
 def test_holiday_changelist_says_which_years_are_built_in(admin_client):
-    Holiday.objects.create(date=datetime.date(2028, 1, 1), kind=Holiday.Kind.HOLIDAY, name="元旦")
+    Holiday.objects.create(date=datetime.date(2084, 1, 1), kind=Holiday.Kind.HOLIDAY, name="元旦")
     page = admin_client.get(reverse("admin:review_holiday_changelist")).content.decode()
-    assert "2004–2026" in page
-    assert "2027 年起" in page
-    assert "2028 年 1 天" in page
+    first, last = LIBRARY_YEARS.start, LIBRARY_YEARS.stop - 1
+    assert first <= 2004 and last >= 2026
+    assert f"{first}–{last}" in page
+    assert f"{last + 1} 年起" in page
+    assert "2084 年 1 天" in page
 
 
 def test_staff_add_a_holiday_in_the_admin(admin_client):
@@ -95,7 +98,7 @@ def test_a_deadline_in_an_unknown_year_adds_one_warning(rf, db):
     request = rf.get("/")
     request.session = {}
     request._messages = FallbackStorage(request)
-    known, unknown = datetime.date(2026, 10, 13), datetime.date(2028, 3, 1)
+    known, unknown = datetime.date(2026, 10, 13), datetime.date(2084, 3, 1)
     warn_about_unknown_years(request, known, unknown, unknown, None)
     texts = [str(message) for message in get_messages(request)]
-    assert len(texts) == 1 and "2028年" in texts[0]
+    assert len(texts) == 1 and "2084年" in texts[0]

@@ -75,6 +75,15 @@ def test_staff_of_the_region_with_the_view_permission_can_download_and_view_inli
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.parametrize("query", ["?inline=1", ""])
+def test_a_material_is_sent_sandboxed_with_nothing_else_allowed_to_load(client, material, query):
+    client.force_login(grant(make_staff("clerk_nb", "330200"), "view_dossier"))
+    policy = [part.strip() for part in client.get(url(material, query))["Content-Security-Policy"].split(";")]
+    assert "sandbox" in policy
+    assert "default-src 'none'" in policy
+    assert not any("script" in part for part in policy)
+
+
 def test_staff_of_the_region_without_the_view_permission_get_404(client, material):
     client.force_login(make_staff("clerk_nb", "330200"))
     assert client.get(url(material)).status_code == 404

@@ -1,14 +1,16 @@
 import hashlib
+import io
 import re
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
+from PIL import Image
 
 from review.materials import MAX_MATERIALS, add_material, clean_original_name, materials_of, remove_material
 from review.models import Material
 
-from .files import jpeg_bytes, pdf_bytes, png_bytes, upload
+from .files import exif_with_gps, jpeg_bytes, pdf_bytes, png_bytes, upload
 
 
 def stored_files(root):
@@ -53,6 +55,19 @@ def test_the_stored_image_is_the_re_encoded_one(dossier, storage):
     (path,) = stored_files(storage)
     assert material.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert material.size == path.stat().st_size
+
+
+def test_the_stored_photo_carries_no_exif_and_no_gps_position(dossier, storage):
+    original = jpeg_bytes((40, 20), exif=exif_with_gps())
+    assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)  # the upload really has GPS
+    material = add(dossier, "p.jpg", original)
+    with material.file.storage.open(material.file.name, "rb") as stored:
+        content = stored.read()
+    image = Image.open(io.BytesIO(content))
+    assert image.format == "JPEG"
+    assert not image.getexif() and not image.getexif().get_ifd(0x8825)
+    assert "exif" not in image.info
+    assert b"Exif\x00\x00" not in content and b"TestCamera" not in content
 
 
 def test_the_21st_file_is_refused(dossier, storage):

@@ -1,4 +1,5 @@
 import datetime
+import re
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -7,7 +8,7 @@ from django.utils import timezone
 
 from conftest import make_staff
 from review.models import Event
-from review.timeline import timeline
+from review.timeline import due_dates, timeline
 from review.transitions import record_creation, transition
 
 
@@ -23,17 +24,33 @@ def dossier(make_dossier, applicant):
     return dossier
 
 
-def test_steps_carry_chinese_labels_and_who_acted(dossier):
+def test_steps_carry_chinese_labels_and_roles_never_names(dossier):
     steps = timeline(dossier)
     assert [step.label for step in steps] == ["草稿", "已提交", "退回补正"]
-    assert [step.who for step in steps] == ["本人", "本人", "经办人员 李"]
+    assert [step.who for step in steps] == ["本人", "本人", "经办人员"]
     assert steps[-1].note == "请补充定居证明\n和护照首页"
 
 
-def test_staff_without_a_first_name_are_named_by_login(make_dossier, applicant):
+def test_the_citizen_never_sees_a_clerks_login_name(make_dossier, applicant):
     dossier = make_dossier(applicant, status="submitted")
     transition(application=dossier, to="reviewed", actor=make_staff("reviewer_x", "330200"))
-    assert timeline(dossier)[-1].who == "经办人员 reviewer_x"
+    assert timeline(dossier)[-1].who == "经办人员"
+    html = render_to_string("review/timeline.html", {"steps": timeline(dossier)})
+    assert "reviewer_x" not in html
+
+
+def test_staff_pages_may_ask_for_names(dossier, make_dossier, applicant):
+    assert [step.who for step in timeline(dossier, names=True)] == ["本人", "本人", "经办人员 李"]
+    other = make_dossier(applicant, status="submitted")
+    transition(application=other, to="reviewed", actor=make_staff("reviewer_x", "330200"))
+    assert timeline(other, names=True)[-1].who == "经办人员 reviewer_x"
+
+
+def test_a_step_by_another_citizen_is_shown_as_done_on_their_behalf(make_dossier, applicant, outsider):
+    dossier = make_dossier(applicant)
+    transition(application=dossier, to="submitted", actor=outsider.user)
+    assert timeline(dossier)[-1].who == "代办"
+    assert timeline(dossier, names=True)[-1].who == "代办 陈明"
 
 
 def test_a_step_without_actor_is_the_system(make_dossier, applicant):
@@ -67,11 +84,38 @@ def test_the_template_renders_an_ordered_list_with_the_deadline(dossier):
     assert '<ol class="timeline-steps">' in html
     assert html.count("<li") == 3
     assert 'aria-current="step"' in html
-    assert "退回补正" in html and "经办人员 李" in html
+    assert "退回补正" in html and "经办人员" in html and "李" not in html
     assert "请补充定居证明<br>和护照首页" in html
     assert "补正期限" in html and "2026年10月13日" in html
     local = timezone.localtime(timeline(dossier)[0].at)
     assert f"{local:%H:%M}" in html
+
+
+def test_the_template_lists_each_pending_steps_deadline(dossier):
+    deadlines = due_dates(
+        ("初审期限", datetime.date(2026, 10, 13)), ("复核期限", None), ("到账期限", datetime.date(2026, 10, 20))
+    )
+    assert [label for label, _day in deadlines] == ["初审期限", "到账期限"]
+    html = render_to_string("review/timeline.html", {"steps": timeline(dossier), "deadlines": deadlines})
+    items = re.findall(r"<li>(.*?)</li>", html, re.DOTALL)
+    assert len(items) == 2
+    assert "初审期限" in items[0] and '<time datetime="2026-10-13">2026年10月13日</time>' in items[0]
+    assert "到账期限" in items[1] and '<time datetime="2026-10-20">2026年10月20日</time>' in items[1]
+    assert "复核期限" not in html
+    assert "节假日顺延" in html
+
+
+def test_the_deadline_list_takes_the_place_of_the_single_deadline(dossier):
+    html = render_to_string(
+        "review/timeline.html",
+        {
+            "steps": timeline(dossier),
+            "deadlines": [("到账期限", datetime.date(2026, 10, 20))],
+            "next_deadline": datetime.date(2026, 10, 13),
+            "deadline_label": "初审期限",
+        },
+    )
+    assert "到账期限" in html and "初审期限" not in html
 
 
 def test_the_template_escapes_notes(make_dossier, applicant):

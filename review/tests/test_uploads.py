@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from PIL import Image
 
+from review import materials
 from review.materials import MAX_BYTES, check_upload
 
 from .files import exif_with_gps, flate_stream, jpeg_bytes, pdf_bytes, png_bytes, png_header_only, upload
@@ -176,9 +177,9 @@ def test_javascript_hidden_in_a_compressed_object_stream_is_refused():
 
 def test_an_object_stream_in_an_encoding_we_cannot_read_is_refused():
     data = pdf_bytes(
-        b"<< /Type /ObjStm /N 1 /First 4 /Filter /ASCIIHexDecode /Length 4 >>\nstream\n3031\nendstream"
+        b"<< /Type /ObjStm /N 1 /First 4 /Filter /LZWDecode /Length 4 >>\nstream\n3031\nendstream"
     )
-    assert refusal(upload("a.pdf", data)).code == "unsafe_pdf"
+    assert refusal(upload("a.pdf", data)).code == "uninspectable_pdf"
 
 
 def test_a_pdf_that_is_not_a_pdf_inside_is_refused():
@@ -224,3 +225,41 @@ def test_a_jpeg_with_broken_exif_is_stored_without_it(exif):
     segment = b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif  # APP1, right after start of image
     checked = check_upload(upload("a.jpg", data[:2] + segment + data[2:]))
     assert not Image.open(io.BytesIO(checked.content)).getexif()
+
+
+# Re-encoded images stay within the limit ------------------------------------------------------------
+
+
+def noise_jpeg(quality, size=(192, 192)):
+    """Return a JPEG of seeded noise: it grows when encoded again at a higher quality."""
+    pixels = random.Random(7).randbytes(size[0] * size[1] * 3)
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", size, pixels).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def re_encoded_size(data, quality):
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(buffer, "JPEG", quality=quality)
+    return buffer.tell()
+
+
+def test_a_jpeg_that_grows_when_re_encoded_is_stored_at_a_lower_quality(monkeypatch):
+    original = noise_jpeg(70)
+    at_90, at_70 = re_encoded_size(original, 90), re_encoded_size(original, 70)
+    limit = max(len(original), (at_90 + at_70) // 2)
+    assert at_70 <= limit < at_90  # quality 90 would be too large, 70 is not
+    monkeypatch.setattr(materials, "MAX_BYTES", limit)
+    checked = check_upload(upload("p.jpg", original))
+    assert len(checked.content) <= limit
+    assert Image.open(io.BytesIO(checked.content)).size == (192, 192)
+
+
+def test_a_jpeg_too_large_even_at_the_lowest_quality_is_refused(monkeypatch):
+    original = noise_jpeg(40)
+    assert re_encoded_size(original, 70) > len(original)
+    monkeypatch.setattr(materials, "MAX_BYTES", len(original))
+    error = refusal(upload("p.jpg", original))
+    assert error.code == "too_large_after_encoding"
+    assert "10 MB" in error.message
+
