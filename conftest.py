@@ -1,5 +1,6 @@
 """Fixtures every app's tests share: people, accounts with money, staff of a region."""
 
+import datetime
 import itertools
 from decimal import Decimal
 
@@ -95,7 +96,14 @@ def region(code="330200"):
     return Region.objects.get(code=code)
 
 
-def make_employee(*, balance=Decimal("0.00"), region_code="330200", retired=False, base="8000.00", **person_fields):
+# Enrolments made by the helpers began long ago, so that any month a test credits is covered.
+LONG_AGO = datetime.date(2016, 1, 1)
+
+
+def make_employee(
+    *, balance=Decimal("0.00"), region_code="330200", retired=False, base="8000.00", started_on=LONG_AGO,
+    **person_fields,
+):
     """Return a person with an active employee enrolment and a personal account holding `balance`."""
     person = make_person(**person_fields)
     enrolment = record_enrolment(
@@ -105,15 +113,21 @@ def make_employee(*, balance=Decimal("0.00"), region_code="330200", retired=Fals
         employment=Enrolment.Employment.RETIRED if retired else Enrolment.Employment.IN_SERVICE,
         contribution_base=None if retired else Decimal(base),
         contribution_months=120,
+        started_on=started_on,
     )
     if balance:
         fund(enrolment.account, Decimal(balance))
     return person
 
 
-def make_resident(*, region_code="330200", **person_fields):
+def make_resident(*, region_code="330200", started_on=LONG_AGO, **person_fields):
     person = make_person(**person_fields)
-    record_enrolment(person=person, region=region(region_code), insurance_type=Enrolment.InsuranceType.RESIDENT)
+    record_enrolment(
+        person=person,
+        region=region(region_code),
+        insurance_type=Enrolment.InsuranceType.RESIDENT,
+        started_on=started_on,
+    )
     return person
 
 
@@ -147,6 +161,12 @@ def applicant(db):
     person = make_employee(balance="2000.00", name="张伟")
     make_citizen_user(person)
     return person
+
+
+@pytest.fixture
+def relative(db):
+    """The applicant's daughter: born 2015, resident insurance in 宁波, no personal account, no login."""
+    return make_resident(name="张小雨", birth="20150601", phone="13905741020")
 
 
 @pytest.fixture

@@ -36,6 +36,8 @@ from .models import (
 from .scoping import RegionListFilter, RegionScopedAdmin, regions_of
 from .services import ServiceError
 
+# The session key naming the person a clerk has just added, whose ID number the enrolment form may prefill.
+JUST_ADDED_PERSON = "accounts_just_added_person"
 BOTH_LOCATIONS = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
 CHANGE_FORM_ACTION_FIELD = f"{ActionLocation.CHANGE_FORM.value}-action"
 
@@ -231,11 +233,13 @@ class ProvinceAdmin(RegionScopedAdmin, HistoryAdmin):
     list_display = ("code", "name", "accounts_province_wide")
     fields = ("code", "name", "accounts_province_wide")
 
-    def get_readonly_fields(self, request, obj=None):
-        return () if request.user.is_superuser else ("code", "name")
-
     def has_add_permission(self, request):
         return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        # Province-wide accounts change how money moves in every region of the province, not only the
+        # regions a clerk serves: only a superuser decides that.
+        return request.user.is_active and request.user.is_superuser
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -364,6 +368,7 @@ class PersonAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
         self.message_user(
             request, _("已新增参保人员%(person)s，请接着记录其参保登记。") % {"person": obj}, messages.SUCCESS
         )
+        request.session[JUST_ADDED_PERSON] = obj.pk
         return redirect(f"{reverse('admin:accounts_enrolment_add')}?person={obj.pk}")
 
 
@@ -393,7 +398,11 @@ class EnrolmentAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
     @admin.display(description=_("个人账户"))
     def account_link(self, enrolment):
         account = getattr(enrolment, "account", None)
-        return admin_link(account) if account else _("无（居民医保不设个人账户）")
+        if account:
+            return admin_link(account)
+        if enrolment.is_employee:
+            return _("已随本人在同一统筹区的新参保登记继续使用")
+        return _("无（居民医保不设个人账户）")
 
     def add_view(self, request, form_url="", extra_context=None):
         """Record an enrolment through the service, which opens an employee's personal account."""
@@ -418,8 +427,9 @@ class EnrolmentAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
 
     def _initial_for(self, request):
         person_pk = request.GET.get("person", "")
-        # Only a person nobody has enrolled yet, who belongs to no region: the clerk who just added them.
-        if not person_pk.isdigit():
+        # A person with no enrolment belongs to no region, so region scoping cannot guard the full ID
+        # number: prefill it only for the person this clerk's own session has just added.
+        if not person_pk.isdigit() or int(person_pk) != request.session.get(JUST_ADDED_PERSON):
             return {}
         person = Person.objects.filter(pk=person_pk, enrolments__isnull=True).first()
         return {"id_number": person.id_number} if person else {}
@@ -434,7 +444,11 @@ class EnrolmentAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
             form.add_error(None, exc.messages)
             return None
         self.log_addition(request, enrolment, [{"added": {}}])
-        opened = _("，已开立个人账户") if enrolment.is_employee else ""
+        opened = ""
+        if enrolment.kept_account:
+            opened = _("，原个人账户（余额 ¥%(balance)s）继续使用") % {"balance": enrolment.account.balance}
+        elif enrolment.is_employee:
+            opened = _("，已开立个人账户")
         self.message_user(
             request, _("已记录参保登记：%(enrolment)s%(opened)s。") % {"enrolment": enrolment, "opened": opened},
             messages.SUCCESS,
@@ -645,13 +659,8 @@ class UserAdmin(SuperuserOnlyAdmin, auth_admin.UserAdmin):
 
     @admin.display(description=_("登录名"), ordering="username")
     def login_name(self, user):
-        return mask_id_number(user.username) if user.person_id else user.username
-
-    def action_checkbox(self, user):
-        # The box is labelled with the row's name, and a citizen's login name is an ID number.
-        masked = copy.copy(user)
-        masked.username = self.login_name(user)
-        return super().action_checkbox(masked)
+        # The model's __str__ masks a citizen's login name, which is the ID number.
+        return str(user)
 
 
 @admin.register(StaffProfile)

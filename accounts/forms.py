@@ -108,7 +108,8 @@ class RegistrationForm(forms.Form):
 
 class StatementFilterForm(forms.Form):
     month = forms.DateField(
-        label=_("月份"),
+        label=_("记账月份"),
+        help_text=_("按记账日期筛选。每月划入在划入当月记账；事后补划的，按补记当天的日期归入月份。"),
         required=False,
         input_formats=["%Y-%m"],
         widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),

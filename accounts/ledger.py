@@ -36,6 +36,12 @@ class InsufficientFunds(LedgerError):
     code = "insufficient_funds"
 
 
+class IdempotencyConflict(LedgerError):
+    """The idempotency key was already used for a posting that moved other money."""
+
+    code = "idempotency_conflict"
+
+
 @dataclass(frozen=True)
 class Line:
     """One side of a posting: money into (positive) or out of (negative) an account."""
@@ -47,15 +53,15 @@ class Line:
 def post(*, kind, lines, description, idempotency_key=None, actor=None, reverses=None):
     """Post one balanced journal transaction and return it.
 
-    With an idempotency key that was already used, return the earlier transaction untouched
-    (its `replayed` attribute is then True) instead of posting again.
+    With an idempotency key that was already used for the same kind and lines, return the earlier
+    transaction untouched (its `replayed` attribute is then True) instead of posting again; with the key of
+    a different posting, raise IdempotencyConflict.
     """
     _check_lines(lines)
     if idempotency_key is not None:
         earlier = JournalTransaction.objects.filter(idempotency_key=idempotency_key).first()
         if earlier is not None:
-            earlier.replayed = True
-            return earlier
+            return _replay(earlier, kind, lines)
     try:
         with transaction.atomic():
             journal = _post_locked(
@@ -73,10 +79,21 @@ def post(*, kind, lines, description, idempotency_key=None, actor=None, reverses
         earlier = JournalTransaction.objects.filter(idempotency_key=idempotency_key).first()
         if earlier is None:
             raise
-        earlier.replayed = True
-        return earlier
+        return _replay(earlier, kind, lines)
     journal.replayed = False
     return journal
+
+
+def _replay(earlier, kind, lines):
+    """Return the transaction posted earlier under the same key, if it moved the same money."""
+    recorded = set(earlier.entries.values_list("account_id", "amount"))
+    requested = {(line.account.pk, line.amount) for line in lines}
+    if earlier.kind != kind or recorded != requested:
+        raise IdempotencyConflict(
+            _("幂等键已用于另一笔内容不同的记账（交易 #%(pk)s），不能重复使用。") % {"pk": earlier.pk}
+        )
+    earlier.replayed = True
+    return earlier
 
 
 def reverse(*, journal, description, actor=None, idempotency_key=None):
@@ -180,32 +197,50 @@ def _sum_to_cent(field):
 
 def audit():
     """Return every way the ledger disagrees with itself; an empty list means it is exact."""
-    found = []
+    return _unbalanced_transactions() + _lopsided_transactions() + _differing_balances() + _negative_balances()
+
+
+def _unbalanced_transactions():
     unbalanced = (
         JournalTransaction.objects.annotate(total=_sum_to_cent("entries__amount"))
         .exclude(total=0)
         .values_list("pk", "total")
     )
-    found += [
-        Discrepancy(f"transaction #{pk} sums to {total:.2f}, not 0.00") for pk, total in unbalanced
+    return [
+        Discrepancy(_("交易 #%(pk)s 的分录合计为 %(total)s，不为 0.00") % {"pk": pk, "total": f"{total:.2f}"})
+        for pk, total in unbalanced
     ]
-    empty = JournalTransaction.objects.annotate(count=Count("entries")).filter(count__lt=2)
-    found += [
-        Discrepancy(f"transaction #{pk} has fewer than two entries")
-        for pk in empty.values_list("pk", flat=True)
+
+
+def _lopsided_transactions():
+    lopsided = JournalTransaction.objects.annotate(count=Count("entries")).filter(count__lt=2)
+    return [
+        Discrepancy(_("交易 #%(pk)s 的分录少于两条") % {"pk": pk})
+        for pk in lopsided.values_list("pk", flat=True)
     ]
+
+
+def _differing_balances():
     differing = (
         Account.objects.annotate(entries_total=_sum_to_cent("entries__amount"))
         .exclude(balance=F("entries_total"))
         .values_list("pk", "kind", "balance", "entries_total")
     )
-    found += [
-        Discrepancy(f"account #{pk} ({kind}) has balance {balance:.2f} but its entries sum to {total:.2f}")
+    return [
+        Discrepancy(
+            _("账户 #%(pk)s（%(kind)s）余额为 %(balance)s，但其分录合计为 %(total)s")
+            % {"pk": pk, "kind": Account.Kind(kind).label, "balance": f"{balance:.2f}", "total": f"{total:.2f}"}
+        )
         for pk, kind, balance, total in differing
     ]
+
+
+def _negative_balances():
     negative = Account.objects.filter(kind__in=Account.CITIZEN_KINDS, balance__lt=0)
-    found += [
-        Discrepancy(f"account #{pk} ({kind}) has negative balance {balance:.2f}")
+    return [
+        Discrepancy(
+            _("账户 #%(pk)s（%(kind)s）余额为负数 %(balance)s")
+            % {"pk": pk, "kind": Account.Kind(kind).label, "balance": f"{balance:.2f}"}
+        )
         for pk, kind, balance in negative.values_list("pk", "kind", "balance")
     ]
-    return found

@@ -268,6 +268,10 @@ class User(AbstractUser):
         verbose_name = _("登录用户")
         verbose_name_plural = _("登录用户")
 
+    def __str__(self):
+        # A citizen's login name is the ID number: admin messages, history and recent actions show it masked.
+        return mask_id_number(self.username) if self.person_id else self.username
+
 
 class StaffProfile(models.Model):
     """The regions a member of staff serves; staff see only those regions' business."""

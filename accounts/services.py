@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+import zoneinfo
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -81,6 +82,10 @@ def register_citizen(*, name, id_number, phone, password):
 
 # Enrolments and accounts --------------------------------------------------------------------------
 
+ALREADY_ENROLLED = gettext_lazy("此人已有一条参保中的登记，请先办理停保。")
+# The personal-account statuses in which a new employee enrolment in the same region keeps using it.
+CONTINUING_STATUSES = (Account.Status.ACTIVE, Account.Status.FROZEN)
+
 
 @transaction.atomic
 def record_enrolment(
@@ -88,8 +93,9 @@ def record_enrolment(
     contribution_months=0, started_on=None,
 ):
     """Record an enrolment an employer or the resident scheme made; employees get an account."""
-    if Enrolment.objects.filter(person=person, status=Enrolment.Status.ACTIVE).exists():
-        raise ServiceError(_("此人已有一条参保中的登记，请先办理停保。"), code="already_enrolled")
+    # Two clerks recording for one person at once queue on this lock; the second then sees the first's row.
+    Person.objects.select_for_update().only("pk").get(pk=person.pk)
+    _check_not_enrolled(person)
     enrolment = Enrolment(
         person=person,
         region=region,
@@ -100,10 +106,44 @@ def record_enrolment(
         started_on=started_on or timezone.localdate(),
     )
     enrolment.full_clean()
-    enrolment.save()
+    try:
+        with transaction.atomic():
+            enrolment.save()
+    except IntegrityError:
+        # The one-active-enrolment constraint, should another transaction have slipped in regardless.
+        raise ServiceError(ALREADY_ENROLLED, code="already_enrolled") from None
+    enrolment.kept_account = False
     if enrolment.is_employee:
-        Account.objects.create(kind=Account.Kind.PERSONAL, region=region, enrolment=enrolment)
+        enrolment.kept_account = _attach_personal_account(enrolment)
     return enrolment
+
+
+def _check_not_enrolled(person):
+    if Enrolment.objects.filter(person=person, status=Enrolment.Status.ACTIVE).exists():
+        raise ServiceError(ALREADY_ENROLLED, code="already_enrolled")
+
+
+def _attach_personal_account(enrolment):
+    """Link the person's open account in the region to the enrolment, or open one; True if kept."""
+    # A new job in the same region is a new enrolment, but the money, its statement and its credits
+    # stay in the one account; only a closed or transferred-out account is left behind.
+    account = (
+        Account.objects.select_for_update(of=("self",))
+        .filter(
+            kind=Account.Kind.PERSONAL,
+            region=enrolment.region,
+            enrolment__person=enrolment.person,
+            status__in=CONTINUING_STATUSES,
+        )
+        .order_by("-id")
+        .first()
+    )
+    if account is None:
+        Account.objects.create(kind=Account.Kind.PERSONAL, region=enrolment.region, enrolment=enrolment)
+        return False
+    account.enrolment = enrolment
+    account.save(update_fields=["enrolment"])
+    return True
 
 
 @transaction.atomic
@@ -131,16 +171,28 @@ def personal_account_of(person):
 
 
 @transaction.atomic
-def change_account_status(*, account, to_status, actor, reason):
-    """Freeze, unfreeze, close or reopen an account, recording who did it and why."""
+def change_account_status(*, account, to_status, actor, reason, from_status=None):
+    """Freeze, unfreeze, close or reopen an account, recording who did it and why.
+
+    With `from_status` the move is made only from that status (unfreezing lifts a freeze and nothing else).
+    """
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError(_("请填写原因。"), code="reason_required")
     locked = Account.objects.select_for_update().get(pk=account.pk)
     if not locked.is_citizen_money:
         raise ServiceError(_("系统账户不能冻结、关闭或转出。"), code="system_account")
-    allowed = ACCOUNT_STATUS_MOVES.get(locked.status, ())
-    if to_status not in allowed:
+    if from_status is not None and locked.status != from_status:
+        raise ServiceError(
+            _("账户当前为“%(from)s”，不是“%(expected)s”状态，不能改为“%(to)s”。")
+            % {
+                "from": locked.get_status_display(),
+                "expected": Account.Status(from_status).label,
+                "to": Account.Status(to_status).label,
+            },
+            code="bad_status",
+        )
+    if to_status not in ACCOUNT_STATUS_MOVES.get(locked.status, ()):
         raise ServiceError(
             _("账户当前为“%(from)s”，不能改为“%(to)s”。")
             % {"from": locked.get_status_display(), "to": Account.Status(to_status).label},
@@ -155,6 +207,7 @@ def change_account_status(*, account, to_status, actor, reason):
     return locked
 
 
+# A closed account is reopened only by the step that closed it being undone (a bank returning a payout).
 ACCOUNT_STATUS_MOVES = {
     Account.Status.ACTIVE: (Account.Status.FROZEN, Account.Status.CLOSED, Account.Status.TRANSFERRED_OUT),
     Account.Status.FROZEN: (Account.Status.ACTIVE,),
@@ -169,8 +222,14 @@ def freeze_account(*, account, actor, reason):
 
 
 def unfreeze_account(*, account, actor, reason):
-    """Lift a freeze."""
-    return change_account_status(account=account, to_status=Account.Status.ACTIVE, actor=actor, reason=reason)
+    """Lift a freeze; a closed or transferred-out account is not reopened here."""
+    return change_account_status(
+        account=account,
+        from_status=Account.Status.FROZEN,
+        to_status=Account.Status.ACTIVE,
+        actor=actor,
+        reason=reason,
+    )
 
 
 @transaction.atomic
@@ -202,6 +261,9 @@ def release_hold(*, account, reference):
 
 # Monthly credit -----------------------------------------------------------------------------------
 
+# Months are the citizens' calendar months, whatever the host's clock or the settings say.
+CITIZENS_TIME_ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
+
 
 @dataclass
 class CreditSummary:
@@ -212,11 +274,27 @@ class CreditSummary:
     total: Decimal = field(default_factory=lambda: ZERO)
 
     def __str__(self):
-        return (
-            f"{self.month:%Y-%m}: credited {self.credited} accounts, total {self.total}; "
-            f"already credited {self.already_credited}; "
-            f"skipped {self.skipped_unavailable} frozen, closed or transferred accounts"
-        )
+        return _(
+            "%(year)d年%(month)d月：划入 %(credited)d 个账户，合计 %(total)s 元；"
+            "此前已划入 %(already)d 个；冻结、关闭或转出而未划入 %(skipped)d 个。"
+        ) % {
+            "year": self.month.year,
+            "month": self.month.month,
+            "credited": self.credited,
+            "total": f"{self.total:.2f}",
+            "already": self.already_credited,
+            "skipped": self.skipped_unavailable,
+        }
+
+
+def current_month():
+    """Return the first day of the current month in Asia/Shanghai."""
+    return timezone.localdate(timezone=CITIZENS_TIME_ZONE).replace(day=1)
+
+
+def last_day_of(month):
+    """Return the last day of the month that `month` (a date) falls in."""
+    return (month.replace(day=1) + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
 
 
 def credit_for(enrolment, month):
@@ -238,46 +316,64 @@ def credit_for(enrolment, month):
     return amount, base, rate, text
 
 
-def credit_monthly(*, month):
-    """Credit every active employee's personal account for `month` (a date), each at most once."""
-    month = month.replace(day=1)
+def credit_monthly(*, month=None):
+    """Credit every active employee's personal account for `month` (default: this month), each once."""
+    month = (month or current_month()).replace(day=1)
+    if month > current_month():
+        raise ServiceError(
+            _("%(year)d年%(month)d月还没有到，不能提前划入。")
+            % {"year": month.year, "month": month.month},
+            code="future_month",
+        )
     summary = CreditSummary(month=month)
-    accounts = (
+    already = set(MonthlyCredit.objects.filter(month=month).values_list("account_id", flat=True))
+    sources = {}
+    for account in _accounts_enrolled_in(month).iterator(chunk_size=500):
+        if account.pk in already:
+            summary.already_credited += 1
+        elif account.status != Account.Status.ACTIVE:
+            summary.skipped_unavailable += 1
+        else:
+            if account.region_id not in sources:
+                sources[account.region_id] = system_account(account.region, Account.Kind.CREDIT_SOURCE)
+            _credit_account(account, sources[account.region_id], month, summary)
+    logger.info("每月划入 %s", summary)
+    return summary
+
+
+def _accounts_enrolled_in(month):
+    """Return the personal accounts of active employee enrolments that had begun by the month's end."""
+    return (
         Account.objects.filter(
             kind=Account.Kind.PERSONAL,
             enrolment__status=Enrolment.Status.ACTIVE,
             enrolment__insurance_type=Enrolment.InsuranceType.EMPLOYEE,
+            enrolment__started_on__lte=last_day_of(month),
         )
         .select_related("enrolment__region", "enrolment__person", "region")
         .order_by("pk")
     )
-    already = set(MonthlyCredit.objects.filter(month=month).values_list("account_id", flat=True))
-    sources = {}
-    for account in accounts.iterator(chunk_size=500):
-        if account.pk in already:
-            summary.already_credited += 1
-            continue
-        if account.status != Account.Status.ACTIVE:
-            summary.skipped_unavailable += 1
-            continue
-        amount, base, rate, text = credit_for(account.enrolment, month)
-        if amount <= 0:
-            continue
-        if account.region_id not in sources:
-            sources[account.region_id] = system_account(account.region, Account.Kind.CREDIT_SOURCE)
-        try:
-            credited = _credit_one(account, sources[account.region_id], month, amount, base, rate, text)
-        except ledger.AccountUnavailable:
-            # Frozen between our read and the lock: it gets nothing this month.
-            summary.skipped_unavailable += 1
-            continue
-        if credited:
-            summary.credited += 1
-            summary.total += amount
-        else:
-            summary.already_credited += 1
-    logger.info("monthly credit %s", summary)
-    return summary
+
+
+def _credit_account(account, source, month, summary):
+    amount, base, rate, text = credit_for(account.enrolment, month)
+    if amount <= 0:
+        return
+    try:
+        credited = _credit_one(account, source, month, amount, base, rate, text)
+    except ledger.AccountUnavailable:
+        # Frozen between our read and the lock: it gets nothing this month.
+        summary.skipped_unavailable += 1
+        return
+    except ledger.IdempotencyConflict:
+        # Another run credited the month first, at a rate changed in between: that credit stands.
+        summary.already_credited += 1
+        return
+    if credited:
+        summary.credited += 1
+        summary.total += amount
+    else:
+        summary.already_credited += 1
 
 
 @transaction.atomic

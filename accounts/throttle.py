@@ -1,4 +1,4 @@
-"""Limit failed real-name registrations per address, so the form cannot be used to search the registry."""
+"""Limit failures per client address, so the registration and login forms cannot be used to search."""
 
 from django.conf import settings
 from django.core.cache import cache
@@ -11,21 +11,33 @@ def client_ip(request):
     return request.META.get(settings.CLIENT_IP_HEADER) or request.META.get("REMOTE_ADDR", "")
 
 
-def _key(request):
-    return f"registration-failures:{client_ip(request)}"
+class FailureCounter:
+    """Failures of one kind per client address, counted in the cache for an hour."""
+
+    def __init__(self, name, limit_setting):
+        self.name = name
+        # The limit is read on every check, so a test or a settings change takes effect at once.
+        self.limit_setting = limit_setting
+
+    def _key(self, request):
+        return f"{self.name}-failures:{client_ip(request)}"
+
+    def blocked(self, request):
+        """Return True when this address has failed too often within the hour."""
+        return cache.get(self._key(request), 0) >= getattr(settings, self.limit_setting)
+
+    def record(self, request):
+        """Count one failure from this address."""
+        key = self._key(request)
+        if not cache.add(key, 1, WINDOW_SECONDS):
+            try:
+                cache.incr(key)
+            except ValueError:
+                # The entry expired between add() and incr(); start the count again.
+                cache.add(key, 1, WINDOW_SECONDS)
 
 
-def registration_blocked(request):
-    """Return True when this address has failed registration too often within the hour."""
-    return cache.get(_key(request), 0) >= settings.REGISTRATION_FAILURE_LIMIT
-
-
-def record_registration_failure(request):
-    """Count one failed registration from this address."""
-    key = _key(request)
-    if not cache.add(key, 1, WINDOW_SECONDS):
-        try:
-            cache.incr(key)
-        except ValueError:
-            # The entry expired between add() and incr(); start the count again.
-            cache.add(key, 1, WINDOW_SECONDS)
+# Real-name registration: the form matches name, ID number and phone against the registry.
+registration_failures = FailureCounter("registration", "REGISTRATION_FAILURE_LIMIT")
+# Login: django-axes locks one (ID number, address) pair; this limits how many ID numbers one address tries.
+login_failures = FailureCounter("login", "LOGIN_FAILURE_LIMIT_PER_ADDRESS")

@@ -4,7 +4,7 @@ import functools
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
@@ -23,6 +23,7 @@ from .models import Enrolment, LedgerEntry, Notice
 
 PAGE_SIZE = 20
 REGISTRATION_BLOCKED = _("尝试次数过多，请一小时后再试，或携带身份证到医保服务大厅办理。")
+LOGIN_BLOCKED = _("从您所在的网络登录失败次数过多，请一小时后再试。忘记密码请携带身份证到医保服务大厅办理。")
 TEXT_SIZE_COOKIE_AGE = 365 * 24 * 60 * 60
 
 
@@ -47,6 +48,19 @@ class PortalLoginView(LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        """Refuse without checking the password once this address has failed too often."""
+        if not throttle.login_failures.blocked(request):
+            return super().post(request, *args, **kwargs)
+        form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})
+        context = self.get_context_data(form=form, page_errors=[LOGIN_BLOCKED])
+        return self.render_to_response(context, status=429)
+
+    def form_invalid(self, form):
+        if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
+            throttle.login_failures.record(self.request)
+        return super().form_invalid(form)
+
     def get_default_redirect_url(self):
         # Clerks have no personal account; their work is in the admin.
         user = self.request.user
@@ -60,7 +74,7 @@ def register(request):
     if request.user.is_authenticated:
         return redirect("account")
     form = RegistrationForm(request.POST or None)
-    if request.method == "POST" and throttle.registration_blocked(request):
+    if request.method == "POST" and throttle.registration_failures.blocked(request):
         form.add_error(None, REGISTRATION_BLOCKED)
         return render(request, "registration/register.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
@@ -72,7 +86,7 @@ def register(request):
                 password=form.cleaned_data["password1"],
             )
         except services.ServiceError as error:
-            throttle.record_registration_failure(request)
+            throttle.registration_failures.record(request)
             form.add_error(None, error.message)
         except ValidationError as error:
             form.add_error("password1", error)

@@ -22,6 +22,10 @@ max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
 preload_app = True
 # Logs go to stdout/stderr for systemd's journal or the container runtime to collect.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# gunicorn's default line holds the whole request line and the referrer, query strings included; the
+# admin's search puts a citizen's full ID number there (?q=...), and the next pages carry it on
+# (?_changelist_filters=..., and the Referer). So the log keeps the path only: method, path, protocol.
+access_log_format = '%(h)s - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Only the proxy on this host may set X-Forwarded-*; nginx on another host must be listed here.

@@ -122,8 +122,16 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# django-axes' own admin lists every attempt with its login name, which for a citizen is the full ID
+# number; lockouts work without it (`manage.py axes_reset_username <ID number>` lifts one early). Nor
+# does it keep a log of successful logins, which would hold the same numbers.
+AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True
 # Failed real-name registrations allowed per address and hour (django-axes guards only the login).
 REGISTRATION_FAILURE_LIMIT = env.int("REGISTRATION_FAILURE_LIMIT", default=10)
+# Failed logins allowed per address and hour, whatever the login names: axes locks (name, address) pairs
+# only, so without this one address could try a few passwords on every ID number.
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=30)
 # Behind nginx set CLIENT_IP_HEADER=HTTP_X_REAL_IP (nginx: proxy_set_header X-Real-IP $remote_addr),
 # so throttles count each citizen's address, not the proxy's.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="REMOTE_ADDR")
@@ -162,6 +170,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=30 * 60)
+# Each request renews the session, so SESSION_COOKIE_AGE is how long a session may sit idle, not how
+# long after login it ends mid-form.
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

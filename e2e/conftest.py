@@ -1,15 +1,12 @@
 """Browser tests: the system's Chromium driven by Playwright, pages audited with axe."""
 
+import contextlib
 import os
 import re
 from pathlib import Path
 
 import pytest
 from django.db import connections
-
-# Playwright's sync API runs an event loop in the test thread, and Django refuses ORM calls from a thread
-# with a running loop unless told the code is safe: here it is, the loop only drives the browser.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -58,7 +55,7 @@ def browser():
     # Started and stopped around each test, not once a session: while Playwright's event loop runs in
     # this thread, asgiref hands Django a different database connection, and the test-database machinery
     # (the flush and serialized_rollback between transactional tests) must find the original one again.
-    with sync_playwright() as playwright:
+    with _orm_allowed_beside_an_event_loop(), sync_playwright() as playwright:
         # The system's Chromium: `playwright install` downloads its own build and cannot work offline.
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -68,6 +65,25 @@ def browser():
         # Close the connection Django opened while the loop ran, or PostgreSQL refuses to drop the
         # test database at the end ("being accessed by other users").
         connections.close_all()
+
+
+@contextlib.contextmanager
+def _orm_allowed_beside_an_event_loop():
+    """Let the test thread use the ORM while Playwright's event loop runs in it, and only then.
+
+    Django refuses ORM calls from a thread with a running loop unless told the code is safe; here it is,
+    the loop only drives the browser. Set for the browser's lifetime and put back afterwards, so no other
+    test (the deploy check, for one) runs with it.
+    """
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def _open_page(browser, viewport, **options):
@@ -117,6 +133,12 @@ def audit(page):
             lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']} -> {targets}")
         pytest.fail("\n".join(lines))
     return results
+
+
+def assert_fits_the_width(page, width=PHONE["width"]):
+    """Fail when the page scrolls sideways: nothing may be wider than the window."""
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide in a {width}px window"
 
 
 def screenshot(page, name):

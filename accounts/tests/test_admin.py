@@ -2,7 +2,10 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from axes.models import AccessAttempt, AccessLog
+from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.db import connection
@@ -172,6 +175,28 @@ def test_enrolment_form_does_not_reveal_an_enrolled_persons_id_number(client, cl
     assert "id_number" not in form.initial
 
 
+def test_enrolment_form_does_not_prefill_the_id_of_a_person_this_clerk_did_not_add(client, clerk):
+    # Nobody has enrolled this person yet, so no region guards them: trying pks must not reveal ID numbers.
+    stranger = make_person(name="赵敏")
+
+    response = client.get(url("enrolment", "add"), {"person": stranger.pk})
+
+    assert "id_number" not in response.context["form"].initial
+    assert stranger.id_number not in response.text
+
+
+def test_enrolment_form_prefill_is_kept_to_the_clerk_who_added_the_person(client, clerk, approver):
+    id_number = make_id_number()
+    data = {"name": "赵敏", "id_number": id_number, "phone": "13900000000", "card_number": "NB0002"}
+    next_url = client.post(url("person", "add"), data).url
+    client.force_login(grant_desk(approver))
+
+    response = client.get(next_url)
+
+    assert "id_number" not in response.context["form"].initial
+    assert id_number not in response.text
+
+
 def test_history_cannot_be_restored_over_the_current_row(admin_client, ningbo):
     Person.objects.filter(pk=ningbo.pk).update(name="张伟伟")
     version = ningbo.history.earliest()
@@ -216,6 +241,23 @@ def test_recording_an_employee_enrolment_opens_a_personal_account(client, clerk)
     assert enrolment.account.balance == Decimal("0.00")
     assert enrolment.history.get().history_user == clerk
     assert ("success", f"已记录参保登记：{enrolment}，已开立个人账户。") in messages_of(response)
+
+
+def test_a_new_job_in_the_same_region_keeps_the_personal_account(client, clerk):
+    person = make_employee(balance="1200.00", name="王芳", base="6000.00")
+    account = account_of(person)
+    services.stop_enrolment(enrolment=person.enrolments.get(), ended_on=datetime.date(2026, 4, 30))
+
+    response = client.post(url("enrolment", "add"), enrolment_data(person, started_on="2026-05-01"))
+
+    new = Enrolment.objects.get(person=person, status=Enrolment.Status.ACTIVE)
+    assert response.url == url("enrolment", "change", new.pk)
+    assert Account.objects.get(enrolment__person=person) == account
+    assert Account.objects.get(pk=account.pk).enrolment == new
+    assert Account.objects.get(pk=account.pk).balance == Decimal("1200.00")
+    assert ("success", f"已记录参保登记：{new}，原个人账户（余额 ¥1200.00）继续使用。") in messages_of(response)
+    old = person.enrolments.get(status=Enrolment.Status.STOPPED)
+    assert "已随本人在同一统筹区的新参保登记继续使用" in client.get(url("enrolment", "change", old.pk)).text
 
 
 def test_recording_a_resident_enrolment_opens_no_account(client, clerk):
@@ -473,8 +515,22 @@ def test_unfreezing_an_active_account_reports_the_refusal(client, clerk, ningbo)
 
     response = client.post(url("account"), freeze_data(account, "误操作", action="unfreeze_accounts"))
 
-    assert ("error", f"{account}：账户当前为“正常”，不能改为“正常”。") in messages_of(response)
+    assert ("error", f"{account}：账户当前为“正常”，不是“冻结”状态，不能改为“正常”。") in messages_of(response)
     assert not AccountStatusChange.objects.exists()
+
+
+def test_unfreezing_refuses_a_closed_account(client, clerk, ningbo):
+    account = account_of(ningbo)
+    services.change_account_status(
+        account=account, to_status=Account.Status.CLOSED, actor=clerk, reason="提取审批通过"
+    )
+
+    response = client.post(url("account"), freeze_data(account, "解除冻结", action="unfreeze_accounts"))
+
+    assert ("error", f"{account}：账户当前为“已关闭”，不是“冻结”状态，不能改为“正常”。") in messages_of(response)
+    assert not any(level == "success" for level, _text in messages_of(response))
+    assert Account.objects.get(pk=account.pk).status == Account.Status.CLOSED
+    assert AccountStatusChange.objects.filter(account=account).count() == 1
 
 
 def test_clerk_cannot_freeze_an_account_of_another_region(client, clerk, dongguan):
@@ -656,6 +712,22 @@ def test_editing_a_province_records_who_changed_it(admin_client, admin_user):
     assert zhejiang.history.latest().history_user == admin_user
 
 
+def test_clerk_cannot_switch_the_province_wide_policy_even_with_the_permission(client, reviewer):
+    # The switch changes how money moves in every region of the province, not only the clerk's.
+    client.force_login(grant(reviewer, "view_province", "change_province"))
+    zhejiang = Province.objects.get(code="33")
+    assert zhejiang.accounts_province_wide is True  # as the data migration seeds it
+    data = {"code": "33", "name": "浙江省", "_save": "1"}  # an unticked box: switch it off
+
+    page = client.get(url("province", "change", zhejiang.pk))
+    response = client.post(url("province", "change", zhejiang.pk), data)
+
+    assert page.status_code == 200
+    assert 'name="accounts_province_wide"' not in page.text
+    assert response.status_code == 403
+    assert Province.objects.get(code="33").accounts_province_wide is True
+
+
 def test_clerk_sees_only_the_province_of_own_region(client, reviewer):
     client.force_login(grant(reviewer, "view_province"))
     assert [province.code for province in listed(client.get(url("province")))] == ["33"]
@@ -674,6 +746,31 @@ def test_user_list_masks_citizen_login_names_and_finds_them_whole(admin_client, 
     assert ningbo.id_number not in listing.text
     assert [user.person for user in listed(found)] == [ningbo]
     assert listed(fragment) == []
+
+
+def test_admin_messages_and_recent_actions_show_a_citizen_login_masked(admin_client, ningbo):
+    user = make_citizen_user(ningbo)
+    masked = mask_id_number(ningbo.id_number)
+
+    response = admin_client.post(reverse("admin:accounts_user_delete", args=[user.pk]), {"post": "yes"})
+
+    assert str(user) == masked
+    assert any(masked in text for _level, text in messages_of(response))
+    assert not any(ningbo.id_number in text for _level, text in messages_of(response))
+    entry = LogEntry.objects.get()
+    assert entry.object_repr == masked
+    assert ningbo.id_number not in admin_client.get(reverse("admin:index")).text
+
+
+def test_staff_login_names_are_shown_as_they_are(reviewer):
+    assert str(reviewer) == "reviewer"
+
+
+def test_login_attempts_are_not_listed_in_the_admin(admin_client):
+    # django-axes' own admin would list every attempt with its login name: a citizen's full ID number.
+    assert not admin.site.is_registered(AccessAttempt)
+    assert not admin.site.is_registered(AccessLog)
+    assert "axes" not in admin_client.get(reverse("admin:index")).text
 
 
 def test_staff_page_shows_regions_served(admin_client, reviewer):

@@ -1,9 +1,10 @@
+import datetime
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -80,7 +81,7 @@ def test_seed_demo_creates_the_demo_people_with_their_balances(debug):
     assert sorted(openings.values_list("idempotency_key", flat=True)) == sorted(
         f"demo-opening:{id_number}" for id_number in DEMO_BALANCES
     )
-    assert run("audit_ledger").startswith("ledger OK: 4 transactions, 6 accounts")
+    assert run("audit_ledger").startswith("账务核对无误：4 笔交易，6 个账户")
 
 
 def test_seed_demo_enrols_each_person_as_the_design_says(debug):
@@ -128,8 +129,20 @@ def test_seed_demo_staff_serve_their_regions_with_clerk_permissions(debug):
         )
         assert not clerk.has_perm("accounts.change_ledgerentry")
         assert not clerk.has_perm("accounts.change_user")
+        assert not clerk.has_perm("accounts.change_province")
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff
+
+
+def test_seed_demo_takes_back_the_province_permission_an_earlier_version_granted(debug):
+    run("seed_demo")
+    clerks = Group.objects.get(name="经办人员")
+    clerks.permissions.add(Permission.objects.get(codename="change_province"))
+
+    run("seed_demo")
+
+    assert not clerks.permissions.filter(codename="change_province").exists()
+    assert not User.objects.get(username="reviewer_nb").has_perm("accounts.change_province")
 
 
 def test_seed_demo_does_not_book_the_opening_balance_again_after_spending(debug):
@@ -154,7 +167,7 @@ def test_seed_demo_twice_changes_nothing(debug):
     output = run("seed_demo")
 
     assert snapshot() == first
-    assert "0 of them created" in output
+    assert "本次新建 0 个" in output
 
 
 def test_seed_demo_refuses_with_debug_off(settings):
@@ -183,10 +196,9 @@ def test_credit_monthly_twice_credits_zhang_wei_once(debug):
     assert balance_of("330203195803150045") == Decimal("910.00")
     assert MonthlyCredit.objects.count() == 4
     assert first.strip() == (
-        "2026-10: credited 4 accounts, total 530.00; already credited 0; "
-        "skipped 0 frozen, closed or transferred accounts"
+        "2026年10月：划入 4 个账户，合计 530.00 元；此前已划入 0 个；冻结、关闭或转出而未划入 0 个。"
     )
-    assert "credited 0 accounts, total 0.00; already credited 4" in second
+    assert "划入 0 个账户，合计 0.00 元；此前已划入 4 个" in second
 
 
 @pytest.mark.parametrize("month", ["2026-13", "2026-00", "2026/10", "10-2026", "2026-1", "", "next month"])
@@ -196,9 +208,43 @@ def test_credit_monthly_refuses_a_bad_month(month):
     assert not JournalTransaction.objects.exists()
 
 
-def test_credit_monthly_needs_a_month():
-    with pytest.raises(CommandError):
-        run("credit_monthly")
+def test_credit_monthly_without_a_month_credits_the_current_shanghai_month(debug, monkeypatch):
+    run("seed_demo")
+    # 23:30 UTC on 31 October is already 1 November in 宁波: the month is the citizens' one.
+    monkeypatch.setattr(
+        "django.utils.timezone.now", lambda: datetime.datetime(2026, 10, 31, 23, 30, tzinfo=datetime.UTC)
+    )
+
+    output = run("credit_monthly")
+
+    assert output.startswith("2026年11月：划入 4 个账户")
+    assert set(MonthlyCredit.objects.values_list("month", flat=True)) == {datetime.date(2026, 11, 1)}
+
+
+def test_credit_monthly_refuses_a_month_still_to_come(debug, monkeypatch):
+    run("seed_demo")
+    monkeypatch.setattr(
+        "django.utils.timezone.now", lambda: datetime.datetime(2026, 10, 31, 15, 59, tzinfo=datetime.UTC)
+    )
+
+    with pytest.raises(CommandError, match="2026年11月还没有到"):
+        run("credit_monthly", "--month", "2026-11")
+
+    assert not MonthlyCredit.objects.exists()
+    assert not JournalTransaction.objects.filter(kind=JournalTransaction.Kind.CREDIT).exists()
+
+
+def test_credit_monthly_of_1999_credits_nobody_enrolled_later(debug):
+    run("seed_demo")
+
+    output = run("credit_monthly", "--month", "1999-01")
+
+    # Only 李秀英 (enrolled since 1978) was insured then; 张伟, 王芳 and 陈明 joined after 2000.
+    assert output.startswith("1999年1月：划入 1 个账户，合计 110.00 元")
+    assert [credit.account.enrolment.person.name for credit in MonthlyCredit.objects.all()] == ["李秀英"]
+    assert balance_of("330203195803150045") == Decimal("910.00")
+    for id_number in ["330203198501011238", "330203198702140028", "441900199008083318"]:
+        assert balance_of(id_number) == DEMO_BALANCES[id_number]
 
 
 def test_audit_ledger_passes_after_seed_and_credits(debug):
@@ -206,7 +252,7 @@ def test_audit_ledger_passes_after_seed_and_credits(debug):
     run("credit_monthly", "--month", "2026-10")
     run("credit_monthly", "--month", "2026-11")
 
-    assert run("audit_ledger").strip() == "ledger OK: 12 transactions, 6 accounts"
+    assert run("audit_ledger").strip() == "账务核对无误：12 笔交易，6 个账户。"
 
 
 def test_audit_ledger_fails_naming_a_tampered_account(debug, capsys):
@@ -221,5 +267,5 @@ def test_audit_ledger_fails_naming_a_tampered_account(debug, capsys):
 
     assert exited.value.code == 1
     err = capsys.readouterr().err
-    assert f"account #{account.pk} (personal) has balance 1600.00 but its entries sum to 1500.00" in err
-    assert "ledger audit failed: 1 discrepancy" in err
+    assert f"账户 #{account.pk}（个人账户）余额为 1600.00，但其分录合计为 1500.00" in err
+    assert "账务核对未通过：发现 1 处不一致。" in err

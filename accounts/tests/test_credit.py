@@ -6,6 +6,7 @@ import pytest
 from accounts import ledger
 from accounts.models import Account, Enrolment, JournalTransaction, MonthlyCredit, Region
 from accounts.services import (
+    ServiceError,
     change_account_status,
     credit_for,
     credit_monthly,
@@ -172,4 +173,56 @@ def test_summary_counts_and_totals_every_account():
     summary = credit_monthly(month=OCTOBER)
 
     assert (summary.credited, summary.total) == (4, Decimal("530.00"))
-    assert str(summary).startswith("2026-10: credited 4 accounts, total 530.00")
+    assert str(summary).startswith("2026年10月：划入 4 个账户，合计 530.00 元")
+
+
+def test_an_enrolment_that_began_after_the_month_gets_nothing_for_it():
+    before = make_employee(started_on=datetime.date(2026, 10, 31))
+    after = make_employee(started_on=datetime.date(2026, 11, 1))
+
+    summary = credit_monthly(month=OCTOBER)
+
+    assert account_of(before).balance == Decimal("160.00")
+    assert account_of(after).balance == Decimal("0.00")
+    assert summary.credited == 1
+    assert list(MonthlyCredit.objects.values_list("account", flat=True)) == [account_of(before).pk]
+
+
+def test_a_month_long_past_credits_nobody_enrolled_later():
+    make_employee()
+    make_employee(retired=True)
+
+    summary = credit_monthly(month=datetime.date(1999, 1, 1))
+
+    assert (summary.credited, summary.already_credited, summary.skipped_unavailable) == (0, 0, 0)
+    assert not MonthlyCredit.objects.exists()
+    assert not JournalTransaction.objects.filter(kind=JournalTransaction.Kind.CREDIT).exists()
+
+
+def test_a_month_still_to_come_is_refused(monkeypatch):
+    person = make_employee()
+    # 16:00 UTC on 31 October is already 1 November in 宁波, so November is this month, December is not.
+    monkeypatch.setattr(
+        "django.utils.timezone.now", lambda: datetime.datetime(2026, 10, 31, 16, 0, tzinfo=datetime.UTC)
+    )
+
+    with pytest.raises(ServiceError) as refused:
+        credit_monthly(month=datetime.date(2026, 12, 1))
+
+    assert refused.value.code == "future_month"
+    assert "2026年12月还没有到" in refused.value.message
+    assert not MonthlyCredit.objects.exists()
+    assert credit_monthly(month=datetime.date(2026, 11, 1)).credited == 1
+    assert account_of(person).balance == Decimal("160.00")
+
+
+def test_without_a_month_the_current_shanghai_month_is_credited(monkeypatch):
+    make_employee()
+    monkeypatch.setattr(
+        "django.utils.timezone.now", lambda: datetime.datetime(2026, 10, 31, 16, 0, tzinfo=datetime.UTC)
+    )
+
+    summary = credit_monthly()
+
+    assert summary.month == datetime.date(2026, 11, 1)
+    assert MonthlyCredit.objects.get().month == datetime.date(2026, 11, 1)

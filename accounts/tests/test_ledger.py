@@ -151,6 +151,67 @@ def test_same_idempotency_key_posts_once(account, payable):
     assert balance_of(account) == Decimal("90.00")
 
 
+def test_same_key_with_the_same_lines_in_another_order_is_a_replay(account, payable):
+    first = pay(account, payable, "10.00", idempotency_key="settlement:ph1:abc")
+    again = ledger.post(
+        kind=SETTLEMENT,
+        lines=[Line(payable, Decimal("10")), Line(account, Decimal("-10.00"))],
+        description="药店结算（重发）",
+        idempotency_key="settlement:ph1:abc",
+    )
+    assert (again.pk, again.replayed) == (first.pk, True)
+    assert balance_of(account) == Decimal("90.00")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"amount": "12.00"}, id="another-amount"),
+        pytest.param({"kind": JournalTransaction.Kind.PREMIUM}, id="another-kind"),
+        pytest.param({"other_account": True}, id="another-account"),
+    ],
+)
+def test_same_key_with_different_lines_is_refused_as_a_conflict(account, payable, change):
+    first = pay(account, payable, "10.00", idempotency_key="settlement:ph1:abc")
+    source = personal_account("50.00") if change.get("other_account") else account
+    amount = Decimal(change.get("amount", "10.00"))
+    before = ledger_rows()
+
+    with pytest.raises(ledger.IdempotencyConflict) as refused:
+        ledger.post(
+            kind=change.get("kind", SETTLEMENT),
+            lines=[Line(source, -amount), Line(payable, amount)],
+            description="药店结算",
+            idempotency_key="settlement:ph1:abc",
+        )
+
+    assert refused.value.code == "idempotency_conflict"
+    assert isinstance(refused.value, ledger.LedgerError)
+    assert f"交易 #{first.pk}" in refused.value.message
+    assert ledger_rows() == before
+    assert (balance_of(account), balance_of(payable)) == (Decimal("90.00"), Decimal("10.00"))
+
+
+def test_a_conflict_found_only_at_insert_time_is_refused_too(account, payable, monkeypatch):
+    # Another request inserted the key between this one's look-up and its insert.
+    pay(account, payable, "10.00", idempotency_key="settlement:ph1:abc")
+    real_filter = JournalTransaction.objects.filter
+    looked_up = []
+
+    def miss_the_first_look_up(*args, **kwargs):
+        if "idempotency_key" in kwargs and not looked_up:
+            looked_up.append(True)
+            return JournalTransaction.objects.none()
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(JournalTransaction.objects, "filter", miss_the_first_look_up)
+
+    with pytest.raises(ledger.IdempotencyConflict):
+        pay(account, payable, "11.00", idempotency_key="settlement:ph1:abc")
+
+    assert balance_of(account) == Decimal("90.00")
+
+
 def test_reverse_posts_the_opposite_and_restores_balances(account, payable, reviewer):
     journal = pay(account, payable, "30.00")
 
@@ -208,11 +269,49 @@ def test_postgresql_trigger_refuses_changing_a_ledger_entry(account, statement):
 
 
 @pytest.mark.postgresql
-def test_postgresql_trigger_refuses_deleting_a_transaction(account):
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE {table} SET description = 'changed' WHERE id = %s", "DELETE FROM {table} WHERE id = %s"],
+)
+def test_postgresql_trigger_refuses_changing_a_transaction(account, statement):
     journal = JournalTransaction.objects.filter(entries__account=account).first()
     refused = pytest.raises(IntegrityError, match="append-only")
     with refused, transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {JournalTransaction._meta.db_table} WHERE id = %s", [journal.pk])
+        cursor.execute(statement.format(table=JournalTransaction._meta.db_table), [journal.pk])
+    assert JournalTransaction.objects.get(pk=journal.pk).description == journal.description
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_postings_with_one_key_move_the_money_once():
+    """Eight threads post the same settlement under one idempotency key at the same moment.
+
+    All but one find no earlier transaction, queue on the account locks and then hit the key's unique index:
+    each must get the first transaction back as a replay, never a second posting or an error.
+    """
+    account = personal_account("100.00")
+    payable = system_account(region(), Account.Kind.INSTITUTIONS_PAYABLE)
+    start = threading.Barrier(8)
+
+    def settle(_number):
+        start.wait()
+        try:
+            journal = pay(
+                Account.objects.get(pk=account.pk), Account.objects.get(pk=payable.pk), "30.00",
+                idempotency_key="settlement:ph1:race",
+            )
+            return journal.pk, journal.replayed
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(settle, range(8)))
+
+    assert len({pk for pk, _replayed in outcomes}) == 1
+    assert sorted(replayed for _pk, replayed in outcomes) == [False] + [True] * 7
+    assert JournalTransaction.objects.filter(idempotency_key="settlement:ph1:race").count() == 1
+    assert (balance_of(account), balance_of(payable)) == (Decimal("70.00"), Decimal("30.00"))
+    assert ledger.audit() == []
 
 
 @pytest.mark.postgresql
@@ -266,7 +365,7 @@ def test_audit_names_an_account_whose_balance_was_tampered_with(account):
 
     found = [str(d) for d in ledger.audit()]
 
-    assert found == [f"account #{account.pk} (personal) has balance 90.00 but its entries sum to 100.00"]
+    assert found == [f"账户 #{account.pk}（个人账户）余额为 90.00，但其分录合计为 100.00"]
 
 
 def test_audit_names_the_transaction_and_account_of_a_tampered_entry(account):
@@ -282,5 +381,5 @@ def test_audit_names_the_transaction_and_account_of_a_tampered_entry(account):
 
     found = [str(d) for d in ledger.audit()]
 
-    assert f"transaction #{entry.transaction_id} sums to 50.00, not 0.00" in found
-    assert f"account #{account.pk} (personal) has balance 100.00 but its entries sum to 150.00" in found
+    assert f"交易 #{entry.transaction_id} 的分录合计为 50.00，不为 0.00" in found
+    assert f"账户 #{account.pk}（个人账户）余额为 100.00，但其分录合计为 150.00" in found

@@ -1,7 +1,11 @@
+import datetime
 from decimal import Decimal
 
 import pytest
+from axes.models import AccessAttempt, AccessLog
+from django.contrib.sessions.models import Session
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import services
 from accounts.identity import check_character
@@ -177,10 +181,40 @@ def test_five_failures_lock_the_login_with_a_chinese_page(client, applicant):
     assert "_auth_user_id" not in client.session
 
 
+def test_a_lockout_expires_after_the_cool_off(client, applicant):
+    for _ in range(5):
+        client.post(reverse("login"), {"username": applicant.id_number, "password": "wrong"})
+    AccessAttempt.objects.update(attempt_time=timezone.now() - datetime.timedelta(minutes=61))
+
+    response = client.post(reverse("login"), {"username": applicant.id_number, "password": "Demo@2026"})
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(applicant.user.pk)
+
+
+def test_logins_keep_no_access_log_of_id_numbers(client, applicant):
+    client.post(reverse("login"), {"username": applicant.id_number, "password": "Demo@2026"})
+    assert not AccessLog.objects.exists()
+
+
 def test_staff_login_goes_to_the_admin(client, db):
     make_staff("reviewer_nb", "330200")
     response = client.post(reverse("login"), {"username": "reviewer_nb", "password": "Demo@2026"})
     assert response["Location"] == reverse("admin:index")
+
+
+# Sessions ------------------------------------------------------------------------------------------
+
+
+def test_each_request_renews_the_session_so_it_ends_only_when_idle(client, applicant, settings):
+    client.force_login(applicant.user)
+    key = client.session.session_key
+    Session.objects.filter(pk=key).update(expire_date=timezone.now() + datetime.timedelta(minutes=1))
+
+    client.get(reverse("account"))
+
+    remaining = Session.objects.get(pk=key).expire_date - timezone.now()
+    assert remaining > datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
 
 
 # Throttling ----------------------------------------------------------------------------------------
@@ -207,3 +241,46 @@ def test_failures_from_another_address_do_not_block(client, registrant, settings
     response = client.post(reverse("register"), registration(registrant), REMOTE_ADDR="10.1.1.2")
     assert response.status_code == 302
     assert User.objects.filter(person=registrant).exists()
+
+
+@pytest.mark.django_db
+def test_one_address_trying_many_id_numbers_is_stopped(client, applicant, settings):
+    # django-axes locks one ID number per address; trying a different ID number each time gets past it.
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 3
+    for _attempt in range(3):
+        response = client.post(reverse("login"), {"username": make_id_number(), "password": "Guess@2026"})
+        assert response.status_code == 200
+
+    blocked = client.post(reverse("login"), {"username": applicant.id_number, "password": "Demo@2026"})
+
+    assert blocked.status_code == 429
+    assert "从您所在的网络登录失败次数过多" in blocked.text
+    assert blocked.context["form"]["username"].value() == applicant.id_number
+    assert "_auth_user_id" not in client.session
+    # The address, not the ID number, is blocked: axes recorded no failure for the right password.
+    assert not AccessAttempt.objects.filter(username=applicant.id_number).exists()
+
+
+@pytest.mark.django_db
+def test_login_failures_from_another_address_do_not_block(client, applicant, settings):
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 2
+    for _attempt in range(2):
+        client.post(reverse("login"), {"username": make_id_number(), "password": "Guess@2026"}, REMOTE_ADDR="10.1.1.1")
+
+    response = client.post(
+        reverse("login"), {"username": applicant.id_number, "password": "Demo@2026"}, REMOTE_ADDR="10.1.1.2"
+    )
+
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_successful_logins_and_empty_forms_do_not_count_as_failures(client, applicant, settings):
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 1
+    client.post(reverse("login"), {"username": "", "password": ""})
+    client.post(reverse("login"), {"username": applicant.id_number, "password": "Demo@2026"})
+    client.post(reverse("logout"))
+
+    response = client.post(reverse("login"), {"username": applicant.id_number, "password": "Demo@2026"})
+
+    assert response.status_code == 302

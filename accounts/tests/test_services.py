@@ -1,14 +1,18 @@
 import datetime
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.db import connection
 
-from accounts.models import Account, AccountStatusChange, Enrolment, Notice, User
+from accounts.models import Account, AccountStatusChange, Enrolment, Notice, Person, User
 from accounts.services import (
     REGISTRATION_MISMATCH,
     ServiceError,
+    change_account_status,
     freeze_account,
     mark_notice_read,
     notify,
@@ -128,6 +132,112 @@ def test_after_stopping_a_new_region_can_enrol_the_person():
     assert personal_account_of(person).region.code == "441900"
 
 
+def test_new_employee_enrolment_in_the_same_region_keeps_the_account_and_its_money():
+    person = make_employee(balance="1200.00", name="王芳", base="6000.00")
+    old = person.enrolments.get()
+    account = old.account
+    stop_enrolment(enrolment=old, ended_on=datetime.date(2026, 6, 30))
+
+    new = employee_enrolment(person, contribution_base=Decimal("7500.00"), started_on=datetime.date(2026, 7, 1))
+
+    assert new.kept_account is True
+    assert Account.objects.filter(enrolment__person=person).count() == 1
+    assert Account.objects.get(pk=account.pk).enrolment == new
+    assert personal_account_of(person).pk == account.pk
+    assert personal_account_of(person).balance == Decimal("1200.00")
+    assert account.entries.count() == 1
+
+
+def test_a_frozen_account_is_kept_and_stays_frozen(reviewer):
+    person = make_employee(balance="300.00")
+    account = personal_account_of(person)
+    freeze_account(account=account, actor=reviewer, reason="司法冻结")
+    stop_enrolment(enrolment=person.enrolments.get())
+
+    new = employee_enrolment(person)
+
+    stored = Account.objects.get(pk=account.pk)
+    assert (stored.enrolment, stored.status, stored.balance) == (new, Account.Status.FROZEN, Decimal("300.00"))
+
+
+@pytest.mark.parametrize("status", [Account.Status.CLOSED, Account.Status.TRANSFERRED_OUT])
+def test_a_closed_or_transferred_account_is_left_behind_and_a_new_one_opened(reviewer, status):
+    person = make_employee()
+    old_account = personal_account_of(person)
+    stop_enrolment(enrolment=person.enrolments.get())
+    change_account_status(account=old_account, to_status=status, actor=reviewer, reason="测试")
+
+    new = employee_enrolment(person)
+
+    assert new.kept_account is False
+    assert new.account.pk != old_account.pk
+    assert Account.objects.get(pk=old_account.pk).enrolment.status == Enrolment.Status.STOPPED
+
+
+def test_an_account_in_another_region_is_not_taken_along():
+    person = make_employee(balance="100.00")
+    old_account = personal_account_of(person)
+    stop_enrolment(enrolment=person.enrolments.get())
+
+    new = employee_enrolment(person, region=region("441900"))
+
+    assert new.kept_account is False
+    assert new.account.region.code == "441900"
+    assert Account.objects.get(pk=old_account.pk).enrolment.region.code == "330200"
+
+
+def test_a_resident_enrolment_leaves_the_employee_account_where_it_was():
+    person = make_employee(balance="100.00")
+    old = person.enrolments.get()
+    stop_enrolment(enrolment=old)
+
+    new = record_enrolment(person=person, region=region(), insurance_type=Enrolment.InsuranceType.RESIDENT)
+
+    assert new.kept_account is False
+    assert Account.objects.get(enrolment__person=person).enrolment == old
+
+
+def test_a_second_clerk_racing_the_first_gets_a_refusal_not_a_database_error(monkeypatch):
+    # On PostgreSQL the person's row lock makes the second clerk wait and then see the first's enrolment.
+    # Here both checks are skipped, as if the two transactions had passed them at the same moment: the
+    # database constraint must still turn into the same refusal.
+    person = make_person()
+    employee_enrolment(person)
+    monkeypatch.setattr("accounts.services._check_not_enrolled", lambda person: None)
+    monkeypatch.setattr(Enrolment, "validate_constraints", lambda self, exclude=None: None)
+
+    with pytest.raises(ServiceError) as refused:
+        employee_enrolment(person)
+
+    assert refused.value.code == "already_enrolled"
+    assert person.enrolments.count() == 1
+    assert Account.objects.filter(enrolment__person=person).count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_clerks_recording_at_once_make_one_enrolment_and_get_one_refusal():
+    person = make_person()
+    start = threading.Barrier(2)
+
+    def record(_number):
+        start.wait()
+        try:
+            employee_enrolment(Person.objects.get(pk=person.pk))
+            return "recorded"
+        except ServiceError as refused:
+            return refused.code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = sorted(pool.map(record, range(2)))
+
+    assert outcomes == ["already_enrolled", "recorded"]
+    assert person.enrolments.count() == 1
+    assert Account.objects.filter(enrolment__person=person).count() == 1
+
+
 # Account status -----------------------------------------------------------------------------------
 
 
@@ -173,6 +283,30 @@ def test_unfreezing_an_active_account_is_refused(reviewer):
     with pytest.raises(ServiceError):
         unfreeze_account(account=account, actor=reviewer, reason="误操作")
     assert not AccountStatusChange.objects.exists()
+
+
+@pytest.mark.parametrize("status", [Account.Status.CLOSED, Account.Status.TRANSFERRED_OUT])
+def test_unfreezing_never_reopens_a_closed_or_transferred_account(reviewer, status):
+    account = personal_account_of(make_employee())
+    change_account_status(account=account, to_status=status, actor=reviewer, reason="提取审批通过")
+
+    with pytest.raises(ServiceError) as refused:
+        unfreeze_account(account=account, actor=reviewer, reason="误操作")
+
+    assert refused.value.code == "bad_status"
+    assert "不是“冻结”状态" in refused.value.message
+    assert Account.objects.get(pk=account.pk).status == status
+    assert AccountStatusChange.objects.count() == 1
+
+
+def test_a_closed_account_is_reopened_by_the_generic_move(reviewer):
+    # What withdrawals does when the bank returns a payout.
+    account = personal_account_of(make_employee())
+    change_account_status(account=account, to_status=Account.Status.CLOSED, actor=reviewer, reason="提取")
+
+    change_account_status(account=account, to_status=Account.Status.ACTIVE, actor=reviewer, reason="银行退回")
+
+    assert Account.objects.get(pk=account.pk).status == Account.Status.ACTIVE
 
 
 def test_a_system_account_cannot_be_frozen(reviewer):

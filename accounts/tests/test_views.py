@@ -103,6 +103,35 @@ def test_account_shows_this_years_monthly_credits_with_computation(owner_client,
     assert "缴费基数 ¥8,000.00 × 2%" in credits[0].computation
 
 
+def test_account_shows_no_monthly_credits_of_last_year(owner_client, applicant):
+    this_month = timezone.localdate().replace(day=1)
+    services.credit_monthly(month=this_month.replace(year=this_month.year - 1, month=12))
+    services.credit_monthly(month=this_month)
+
+    response = owner_client.get(reverse("account"))
+
+    assert [credit.month for credit in response.context["credits"]] == [this_month]
+    assert f"{this_month.year - 1}年12月 划入" not in response.content.decode().split('id="statement-title"')[0]
+
+
+def test_after_a_job_change_in_the_region_the_account_page_shows_the_same_money(client, db):
+    person = make_employee(balance="1200.00", name="王芳", base="6000.00")
+    make_citizen_user(person)
+    account = personal_account(person)
+    services.stop_enrolment(enrolment=person.enrolments.get(), ended_on=datetime.date(2026, 4, 30))
+    services.record_enrolment(
+        person=person, region=account.region, insurance_type="employee", employment="in_service",
+        contribution_base=Decimal("7000.00"), started_on=datetime.date(2026, 5, 1),
+    )
+    client.force_login(person.user)
+
+    response = client.get(reverse("account"))
+
+    assert response.context["account"].pk == account.pk
+    assert "¥1,200.00" in response.content.decode()
+    assert [entry.amount for entry in response.context["page"].object_list] == [Decimal("1200.00")]
+
+
 def test_statement_lists_entries_newest_first_with_sign_and_balance(owner_client, applicant):
     account = personal_account(applicant)
     spend(account, Decimal("12.00"))
@@ -130,6 +159,20 @@ def test_statement_filters_by_kind(owner_client, applicant):
     response = owner_client.get(reverse("account"), {"kind": JournalTransaction.Kind.SETTLEMENT})
     entries = list(response.context["page"].object_list)
     assert [entry.amount for entry in entries] == [Decimal("-30.00")]
+
+
+def test_month_filter_says_it_is_the_posting_month(owner_client):
+    page = owner_client.get(reverse("account")).content.decode()
+    assert '<label for="id_month">记账月份</label>' in page
+    assert "按记账日期筛选" in page
+
+
+def test_statement_keeps_table_roles_for_the_phone_layout(owner_client):
+    # On a phone CSS makes rows blocks, which strips a table's semantics unless the roles are explicit.
+    page = owner_client.get(reverse("account")).content.decode()
+    assert '<table class="statement" role="table">' in page
+    assert page.count('role="columnheader"') == 5
+    assert '<tr role="row">' in page and '<td role="cell" data-label="金额"' in page
 
 
 def test_statement_filters_by_local_month(owner_client, applicant, monkeypatch):
@@ -169,8 +212,9 @@ def test_account_page_uses_a_constant_number_of_queries(client, db, django_asser
         fund(account, Decimal("1.00"))
     services.credit_monthly(month=timezone.localdate())
     client.force_login(person.user)
-    # session, user, person, account, credits, entry count, entry page, header
-    with django_assert_num_queries(8):
+    # session, user, person, account, credits, entry count, entry page, header, and the session's renewal
+    # (savepoint, update, release)
+    with django_assert_num_queries(11):
         response = client.get(reverse("account"))
     assert response.status_code == 200
 

@@ -1,6 +1,7 @@
 """Production settings: what `check --deploy` says, the secret key, the password hasher, static files."""
 
 import os
+import runpy
 import secrets
 import subprocess
 import sys
@@ -59,3 +60,22 @@ def test_argon2_is_the_first_password_hasher():
     # conftest.py swaps in a fast hasher for tests, so read the settings module itself.
     assert config.settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
     assert Argon2PasswordHasher().encode("Demo@2026", Argon2PasswordHasher().salt()).startswith("argon2$")
+
+
+def test_gunicorn_access_log_leaves_out_query_strings_and_referrers():
+    # The admin's ID-number search travels in the query string (?q=..., ?_changelist_filters=...) and in the
+    # Referer of the pages after it: neither may reach the access log.
+    conf = runpy.run_path(str(settings.BASE_DIR / "config" / "gunicorn.conf.py"))
+    log_format = conf["access_log_format"]
+    assert "%(U)s" in log_format
+    for atom in ("%(r)s", "%(q)s", "%(f)s", "{referer}i"):
+        assert atom not in log_format
+
+
+def test_sessions_time_out_when_idle_not_at_a_fixed_time_after_login():
+    assert config.settings.SESSION_SAVE_EVERY_REQUEST is True
+
+
+def test_django_axes_keeps_login_names_out_of_the_admin():
+    assert config.settings.AXES_ENABLE_ADMIN is False
+    assert config.settings.AXES_DISABLE_ACCESS_LOG is True

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts import ledger
 from accounts.models import Account, Enrolment, JournalTransaction, Person, Region, StaffProfile, User
@@ -62,17 +63,19 @@ STAFF = {
 }
 
 # What every service-hall clerk does in the admin: look everything up, record people and enrolments,
-# freeze accounts, keep the regions' policy tables. Ledger rows are append-only and logins are the
-# superuser's, so neither is changeable here.
+# freeze accounts, keep the regions' policy tables. Ledger rows are append-only, and logins and the
+# province-wide policy (it affects every region of the province) are the superuser's.
 CLERK_PERMISSIONS = [
     "accounts.view_person", "accounts.add_person", "accounts.change_person",
     "accounts.view_enrolment", "accounts.add_enrolment", "accounts.change_enrolment",
     "accounts.view_account", "accounts.change_account", "accounts.freeze_account",
     "accounts.view_region", "accounts.change_region",
-    "accounts.view_province", "accounts.change_province",
+    "accounts.view_province",
     "accounts.view_accountstatuschange", "accounts.view_journaltransaction", "accounts.view_ledgerentry",
     "accounts.view_monthlycredit", "accounts.view_notice",
 ]
+# Granted by earlier versions of this command; taken back so that a re-run brings the group up to date.
+WITHDRAWN_CLERK_PERMISSIONS = ["accounts.change_province"]
 
 
 def desk_permissions(desk):
@@ -96,24 +99,25 @@ def permissions(names):
         if (p.content_type.app_label, p.codename) in wanted
     ]
     if len(found) != len(wanted):
-        raise CommandError("Some permissions are missing; run `manage.py migrate` first.")
+        raise CommandError(_("缺少部分权限，请先运行 manage.py migrate。"))
     return found
 
 
 class Command(BaseCommand):
-    help = "Load the demo data (people, logins, balances, staff). Idempotent; refuses to run with DEBUG off."
+    help = _("写入演示数据（参保人员、登录账号、余额、经办人员）。可重复运行；DEBUG 关闭时拒绝运行。")
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--force", action="store_true", help="Seed even though DEBUG is off (never on a live system)."
+            "--force", action="store_true", help=_("DEBUG 关闭时也写入（切勿用于正式系统）。")
         )
 
     def handle(self, *args, force=False, **options):
         if not settings.DEBUG and not force:
             raise CommandError(
-                "DEBUG is off: refusing to load demo data with well-known passwords. "
-                "Use --force only on a throw-away system. / DEBUG 已关闭，拒绝写入演示数据；"
-                "仅在测试环境中可加 --force。"
+                _(
+                    "DEBUG 已关闭：拒绝写入使用公开密码的演示数据。"
+                    "只有在用后即弃的测试系统上才可加 --force。"
+                )
             )
         with transaction.atomic():
             created = [self.seed_person(demo) for demo in PEOPLE]
@@ -124,8 +128,11 @@ class Command(BaseCommand):
             created.append(self.seed_superuser())
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data ready: {len(PEOPLE)} persons, {len(STAFF)} staff and the superuser admin "
-                f"({sum(created)} of them created by this run). Every demo password is {PASSWORD}."
+                _(
+                    "演示数据已就绪：%(persons)d 名参保人员、%(staff)d 名经办人员和超级管理员 admin"
+                    "（本次新建 %(created)d 个）。所有演示账号的密码都是 %(password)s。"
+                )
+                % {"persons": len(PEOPLE), "staff": len(STAFF), "created": sum(created), "password": PASSWORD}
             )
         )
 
@@ -169,6 +176,7 @@ class Command(BaseCommand):
     def seed_clerks_group(self):
         group, _created = Group.objects.get_or_create(name=CLERKS_GROUP)
         group.permissions.add(*permissions(CLERK_PERMISSIONS))
+        group.permissions.remove(*permissions(WITHDRAWN_CLERK_PERMISSIONS))
         return group
 
     def seed_staff(self, username, desk, region_codes, group):
