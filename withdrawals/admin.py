@@ -7,21 +7,21 @@ from django import forms as django_forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, Q
+from django.db.models import Case, IntegerField, Max, Q, Value, When
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.models import Person
 from accounts.scoping import RegionListFilter, RegionScopedAdmin
 from review.admin import EventInline, MaterialInline, warn_about_unknown_years
 
 from . import forms, services
-from .models import MaterialRequirement, WithdrawalApplication, WithdrawalReason
+from .models import MaterialRequirement, WithdrawalApplication, WithdrawalReason, overdue_condition
 
 Status = WithdrawalApplication.Status
 
@@ -37,16 +37,21 @@ class MaterialRequirementInline(admin.TabularInline):
 
 @admin.register(WithdrawalReason)
 class WithdrawalReasonAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "code", "applied_by", "enabled", "sort_order", "material_list"]
+    list_display = ["name", "code", "applied_by", "enabled", "sort_order", "region_list", "material_list"]
     list_editable = ["enabled", "sort_order"]
     list_filter = ["enabled", "applied_by"]
     search_fields = ["name", "code"]
-    fields = ["name", "code", "applied_by", "enabled", "sort_order", "help_text"]
+    fields = ["name", "code", "applied_by", "enabled", "regions", "sort_order", "help_text"]
+    filter_horizontal = ["regions"]
     inlines = [MaterialRequirementInline]
     actions = ["enable_reasons", "disable_reasons"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("requirements")
+        return super().get_queryset(request).prefetch_related("requirements", "regions")
+
+    @admin.display(description=gettext_lazy("适用统筹区"))
+    def region_list(self, obj):
+        return "、".join(region.name for region in obj.regions.all()) or _("全部统筹区")
 
     @admin.display(description=gettext_lazy("所需材料"))
     def material_list(self, obj):
@@ -57,13 +62,22 @@ class WithdrawalReasonAdmin(SimpleHistoryAdmin):
 
     @admin.action(permissions=["change"], description=gettext_lazy("启用所选原因"))
     def enable_reasons(self, request, queryset):
-        count = queryset.update(enabled=True)
+        count = self._switch(request, queryset, enabled=True)
         self.message_user(request, _("已启用 %(count)d 个提取原因。") % {"count": count}, messages.SUCCESS)
 
     @admin.action(permissions=["change"], description=gettext_lazy("停用所选原因"))
     def disable_reasons(self, request, queryset):
-        count = queryset.update(enabled=False)
+        count = self._switch(request, queryset, enabled=False)
         self.message_user(request, _("已停用 %(count)d 个提取原因。") % {"count": count}, messages.SUCCESS)
+
+    def _switch(self, request, queryset, *, enabled):
+        # Row by row, not queryset.update(): each change gets its history row and its admin log entry.
+        changed = [reason for reason in queryset if reason.enabled != enabled]
+        for reason in changed:
+            reason.enabled = enabled
+            reason.save(update_fields=["enabled"])
+            self.log_change(request, reason, [{"changed": {"fields": ["enabled"]}}])
+        return len(changed)
 
 
 # Decisions on one application ---------------------------------------------------------------------
@@ -90,6 +104,11 @@ def _moves_to(status):
 
 def _fixed(permission):
     return lambda application: permission
+
+
+def _at_counter(offered):
+    """Offer a step taken for the citizen only on applications opened at the counter."""
+    return lambda application: application.is_at_counter and offered(application)
 
 
 DECISIONS = {
@@ -142,20 +161,28 @@ DECISIONS = {
             data, files, kinds=services.accepted_kinds(application)),
         perform=lambda application, user, data: services.add_withdrawal_material(
             application=application, kind=data["kind"], uploaded_file=data["file"], actor=user),
-        permission=_fixed(services.COUNTER), offered=lambda application: application.is_editable,
+        permission=_fixed(services.COUNTER), offered=_at_counter(lambda application: application.is_editable),
+    ),
+    "bank": Decision(
+        gettext_lazy("修改收款账户"), gettext_lazy("收款账户已修改，申请人会收到通知。"),
+        form=lambda application, data, files: forms.BankAccountForm(
+            data, initial=forms.bank_initial(application, with_number=False)),
+        perform=lambda application, user, data: services.change_bank_account(
+            application=application, actor=user, **data),
+        permission=_fixed(services.COUNTER), offered=_at_counter(lambda application: application.is_editable),
     ),
     "submit": Decision(
         gettext_lazy("代为提交"), gettext_lazy("已代申请人提交。"),
         form=lambda application, data, files: forms.CounterSubmitForm(data),
         perform=lambda application, user, data: services.submit_withdrawal(
             application=application, actor=user, declaration_accepted=data["declaration"]),
-        permission=_fixed(services.COUNTER), offered=_moves_to(Status.SUBMITTED),
+        permission=_fixed(services.COUNTER), offered=_at_counter(_moves_to(Status.SUBMITTED)),
     ),
     "cancel": Decision(
         gettext_lazy("代为撤销"), gettext_lazy("已按申请人要求撤销。"),
         form=lambda application, data, files: django_forms.Form(data),
         perform=lambda application, user, data: services.cancel_withdrawal(application=application, actor=user),
-        permission=_fixed(services.COUNTER), offered=_moves_to(Status.CANCELLED),
+        permission=_fixed(services.COUNTER), offered=_at_counter(_moves_to(Status.CANCELLED)),
     ),
 }
 
@@ -206,13 +233,12 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, admin.ModelAdmin):
     list_select_related = ["applicant", "reason", "region"]
     search_fields = ["number"]
     search_help_text = gettext_lazy("按申请编号或身份证号码（申请人或已故参保人）精确查找。")
-    date_hierarchy = "submitted_at"
     inlines = [EventInline, WithdrawalMaterialInline]
     actions = ["first_review_selected", "approve_selected", "confirm_payout_selected"]
     change_form_template = "withdrawals/admin/change_form.html"
     readonly_fields = [
         "number", "status", "reason", "applicant_full", "holder_full", "heir_relation", "region",
-        "counter_clerk", "account", "bank_name", "bank_account_masked", "bank_account_full",
+        "counter_clerk", "proxy_full", "account", "bank_name", "bank_account_masked", "bank_account_full",
         "bank_account_holder", "created_at", "submitted_at", "clock_started_on", "first_review_due",
         "payment_due", "first_reviewer", "approver", "missing_kinds_display", "return_note",
         "refusal_reason", "declaration_accepted", "declaration_accepted_at", "amount",
@@ -224,7 +250,7 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, admin.ModelAdmin):
         bank_number = "bank_account_full" if request.user.has_perm(services.APPROVE) else "bank_account_masked"
         return [
             (None, {"fields": ["number", "status", "reason", "applicant_full", "holder_full", "heir_relation",
-                               "region", "account", "counter_clerk"]}),
+                               "region", "account", "counter_clerk", "proxy_full"]}),
             (_("收款银行账户"), {"fields": ["bank_name", bank_number, "bank_account_holder"]}),
             (_("办理情况"), {"fields": [
                 "created_at", "submitted_at", "clock_started_on", "first_review_due", "payment_due",
@@ -233,6 +259,14 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, admin.ModelAdmin):
             (_("资金"), {"fields": ["amount", "approval_journal", "payout_journal", "payout_reversal_journal",
                                    "approval_reversal_journal"]}),
         ]
+
+    def get_ordering(self, request):
+        """Overdue first, then the newest: what needs a clerk now is at the top of the queue."""
+        # Built per request, so that "today" is today's date and not the day the server started.
+        overdue = Case(
+            When(overdue_condition(), then=Value(1)), default=Value(0), output_field=IntegerField()
+        )
+        return [overdue.desc(), "-created_at", "-id"]
 
     # Applications change only through their decisions, never by editing the row.
     def has_change_permission(self, request, obj=None):
@@ -268,7 +302,16 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("账户持有人"))
     def holder_full(self, obj):
+        if obj.holder.died_on:
+            return _("%(name)s（%(id)s），%(day)s死亡") % {
+                "name": obj.holder.name, "id": obj.holder.id_number, "day": obj.holder.died_on.isoformat()}
         return f"{obj.holder.name}（{obj.holder.id_number}）"
+
+    @admin.display(description=gettext_lazy("代办人"))
+    def proxy_full(self, obj):
+        if not obj.proxy_name:
+            return "—"
+        return f"{obj.proxy_name}（{obj.proxy_id_number}）"
 
     @admin.display(description=gettext_lazy("银行账号"))
     def bank_account_masked(self, obj):
@@ -283,9 +326,14 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, admin.ModelAdmin):
         kinds = services.accepted_kinds(obj)
         return "、".join(kinds.get(kind, kind) for kind in obj.missing_kinds) or "—"
 
-    @admin.display(description=gettext_lazy("超期"), boolean=True)
+    @admin.display(description=gettext_lazy("是否超期"))
     def overdue(self, obj):
-        return obj.is_overdue
+        if obj.is_overdue:
+            return format_html('<strong class="overdue-badge">{}</strong>', _("已超期"))
+        return ""
+
+    class Media:
+        css = {"all": ["withdrawals/admin.css"]}
 
     # Pages --------------------------------------------------------------------------------------
 
@@ -340,9 +388,7 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, admin.ModelAdmin):
         form = forms.CounterWithdrawalForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                application = services.start_withdrawal(
-                    actor=request.user, counter_clerk=request.user, **_counter_arguments(form.cleaned_data)
-                )
+                application = services.start_counter_withdrawal(clerk=request.user, **form.cleaned_data)
             except services.REFUSALS as error:
                 form.add_error(None, error.message)
             else:
@@ -395,19 +441,3 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, admin.ModelAdmin):
                 request, _("%(label)s：已办理 %(count)d 件。") % {"label": label, "count": done}, messages.SUCCESS
             )
 
-
-def _counter_arguments(data):
-    """Turn the counter form into start_withdrawal's arguments, finding the people by ID number."""
-    applicant = Person.objects.filter(id_number=data["applicant_id_number"]).first()
-    if applicant is None:
-        raise services.ServiceError(_("参保登记中没有这个身份证号码的人员，请核对。"), code="unknown_person")
-    holder = applicant
-    if data["reason"].is_for_heirs:
-        holder = Person.objects.filter(id_number=data["holder_id_number"]).first()
-        if holder is None:
-            raise services.ServiceError(_("参保登记中没有已故参保人的身份证号码，请核对。"), code="unknown_person")
-    return {
-        "applicant": applicant, "holder": holder, "reason": data["reason"],
-        "heir_relation": data["heir_relation"],
-        **{key: data[key] for key in ("bank_name", "bank_account_number", "bank_account_holder")},
-    }

@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from accounts.identity import parse_id_number
+from accounts.identity import parse_id_number, validate_id_number
 
 from .models import WithdrawalApplication, WithdrawalReason
 
@@ -45,6 +45,17 @@ class BankAccountForm(forms.Form):
 
     def clean_bank_account_holder(self):
         return self.cleaned_data["bank_account_holder"].strip()
+
+
+def bank_initial(application, *, with_number=True):
+    """Return the application's bank details as the bank form's initial values.
+
+    Staff other than approvers see the number masked, so at the desk the number is typed afresh.
+    """
+    initial = {"bank_name": application.bank_name, "bank_account_holder": application.bank_account_holder}
+    if with_number:
+        initial["bank_account_number"] = application.bank_account_number
+    return initial
 
 
 class HeirForm(forms.Form):
@@ -134,6 +145,14 @@ class CounterWithdrawalForm(BankAccountForm):
         label=_("继承人与已故参保人的关系"), required=False,
         choices=[("", _("（非继承提取不填）"))] + list(WithdrawalApplication.HeirRelation.choices),
     )
+    proxy_name = forms.CharField(
+        label=_("代办人姓名"), max_length=50, required=False,
+        help_text=_("由他人代为办理的填写；申请人本人办理的不填。代办人须提供委托书。"),
+    )
+    proxy_id_number = forms.CharField(
+        label=_("代办人身份证号码"), max_length=30, required=False, validators=[validate_id_number],
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
 
     def clean_applicant_id_number(self):
         return parse_id_number(self.cleaned_data["applicant_id_number"]).value
@@ -142,17 +161,32 @@ class CounterWithdrawalForm(BankAccountForm):
         value = self.cleaned_data["holder_id_number"]
         return parse_id_number(value).value if value else ""
 
+    def clean_proxy_name(self):
+        return self.cleaned_data["proxy_name"].strip()
+
+    def clean_proxy_id_number(self):
+        return self.cleaned_data["proxy_id_number"].strip().upper()
+
     def clean(self):
         cleaned = super().clean()
         reason = cleaned.get("reason")
         if reason is not None and reason.is_for_heirs and not cleaned.get("holder_id_number"):
             self.add_error("holder_id_number", _("参保人死亡的提取须填写已故参保人身份证号码。"))
+        proxy_number_given = cleaned.get("proxy_id_number") or "proxy_id_number" in self.errors
+        if cleaned.get("proxy_name") and not proxy_number_given:
+            self.add_error("proxy_id_number", _("请填写代办人身份证号码。"))
+        if cleaned.get("proxy_id_number") and not cleaned.get("proxy_name"):
+            self.add_error("proxy_name", _("请填写代办人姓名。"))
         return cleaned
 
 
 class NoteForm(forms.Form):
+    # Whatever is written here appears in the citizen's progress timeline.
     note = forms.CharField(
-        label=_("办理意见"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("给申请人的说明（申请人可在办理进度中看到）"), required=False, max_length=200,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("可不填。最多200字；内部意见请勿写在这里。"),
+        error_messages={"max_length": _("说明最多200字，请精简。")},
     )
 
 

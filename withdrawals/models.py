@@ -2,18 +2,28 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from accounts.identity import mask_digits, mask_name
+from accounts.identity import mask_digits, mask_name, validate_id_number
 from accounts.models import money_field
 from review.models import Application
 
 # A proxy acting for a citizen at the counter brings a signed authorisation; it is never required online.
 AUTHORISATION_KIND = "authorisation"
 AUTHORISATION_LABEL = _("委托书（代办人办理时提供）")
+
+
+class WithdrawalReasonQuerySet(models.QuerySet):
+    def offered_in(self, region):
+        """Return the enabled reasons that apply in `region`; a reason naming no region applies in all."""
+        restricted = WithdrawalReason.regions.through.objects.filter(withdrawalreason_id=OuterRef("pk"))
+        applies = ~Exists(restricted)
+        if region is not None:
+            applies |= Exists(restricted.filter(region_id=region.pk))
+        return self.filter(applies, enabled=True)
 
 
 class WithdrawalReason(models.Model):
@@ -29,8 +39,15 @@ class WithdrawalReason(models.Model):
     enabled = models.BooleanField(_("启用"), default=True, help_text=_("停用后参保人不能再选择此原因。"))
     sort_order = models.PositiveSmallIntegerField(_("排序"), default=0)
     help_text = models.TextField(_("办理说明"), blank=True, help_text=_("参保人选择此原因时看到的说明。"))
+    # A local rule (such as 长期异地居住) is switched on for the regions whose policy allows it.
+    regions = models.ManyToManyField(
+        "accounts.Region", blank=True, related_name="withdrawal_reasons", verbose_name=_("适用统筹区"),
+        help_text=_("适用统筹区，留空表示全部统筹区。"),
+    )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(m2m_fields=[regions])
+
+    objects = WithdrawalReasonQuerySet.as_manager()
 
     class Meta:
         ordering = ["sort_order", "id"]
@@ -43,6 +60,17 @@ class WithdrawalReason(models.Model):
     @property
     def is_for_heirs(self):
         return self.applied_by == self.AppliedBy.HEIR
+
+    def applies_in(self, region):
+        """Return whether the reason may be used for an account of `region`."""
+        return not self.regions.exists() or self.regions.filter(pk=region.pk).exists()
+
+    def material_kinds(self):
+        """Return what the reason asks for, as stored on a new application: [{code, label, required}]."""
+        return [
+            {"code": req.code, "label": req.label, "required": req.required}
+            for req in self.requirements.all()
+        ]
 
 
 class MaterialRequirement(models.Model):
@@ -73,15 +101,18 @@ class MaterialRequirement(models.Model):
         return self.label
 
 
+def overdue_condition(today=None):
+    """Return the condition of an application whose next deadline has passed."""
+    today = today or timezone.localdate()
+    return Q(status=WithdrawalApplication.Status.SUBMITTED, first_review_due__lt=today) | Q(
+        status__in=WithdrawalApplication.AWAITING_PAYMENT, payment_due__lt=today
+    )
+
+
 class WithdrawalQuerySet(models.QuerySet):
     def overdue(self, today=None):
         """Return the applications whose next deadline has passed."""
-        today = today or timezone.localdate()
-        Status = WithdrawalApplication.Status
-        return self.filter(
-            Q(status=Status.SUBMITTED, first_review_due__lt=today)
-            | Q(status__in=WithdrawalApplication.AWAITING_PAYMENT, payment_due__lt=today)
-        )
+        return self.filter(overdue_condition(today))
 
 
 class WithdrawalApplication(Application):
@@ -143,6 +174,13 @@ class WithdrawalApplication(Application):
     heir_relation = models.CharField(
         _("与参保人关系"), max_length=20, choices=HeirRelation, blank=True
     )
+    proxy_name = models.CharField(_("代办人姓名"), max_length=50, blank=True)
+    proxy_id_number = models.CharField(
+        _("代办人身份证号码"), max_length=18, blank=True, validators=[validate_id_number]
+    )
+    # What the reason asked for when the application was opened: later edits to the reason change
+    # neither what this application needs nor how its files are named.
+    material_kinds = models.JSONField(_("所需材料"), default=list, blank=True, editable=False)
     bank_name = models.CharField(_("开户银行"), max_length=60)
     bank_account_number = models.CharField(_("银行账号"), max_length=32)
     bank_account_holder = models.CharField(_("银行账户户名"), max_length=50)
@@ -163,6 +201,7 @@ class WithdrawalApplication(Application):
     )
     missing_kinds = models.JSONField(_("需补正的材料"), default=list, blank=True)
     return_note = models.TextField(_("补正说明"), blank=True)
+    returned_at = models.DateTimeField(_("退回补正时间"), null=True, blank=True)
     refusal_reason = models.TextField(_("不予受理原因"), blank=True)
     declaration_accepted = models.BooleanField(_("已承诺材料真实"), default=False)
     declaration_accepted_at = models.DateTimeField(_("承诺时间"), null=True, blank=True)
@@ -182,6 +221,9 @@ class WithdrawalApplication(Application):
         "accounts.JournalTransaction", models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("划转冲正交易"),
     )
+
+    # Bank details may change while the application is a draft or returned; history keeps each version.
+    history = HistoricalRecords()
 
     objects = WithdrawalQuerySet.as_manager()
 
@@ -215,6 +257,11 @@ class WithdrawalApplication(Application):
                 condition=Q(submitted_at__isnull=True) | Q(declaration_accepted=True),
                 name="submitted_withdrawal_has_declaration",
             ),
+            models.CheckConstraint(
+                condition=Q(proxy_name="", proxy_id_number="")
+                | (~Q(proxy_name="") & ~Q(proxy_id_number="") & Q(counter_clerk__isnull=False)),
+                name="withdrawal_proxy_complete_and_at_the_counter",
+            ),
         ]
 
     @property
@@ -238,6 +285,18 @@ class WithdrawalApplication(Application):
         return mask_name(self.applicant.name)
 
     @property
+    def is_for_heir(self):
+        return self.holder_id != self.applicant_id
+
+    @property
+    def is_at_counter(self):
+        return self.counter_clerk_id is not None
+
+    @property
+    def masked_proxy_name(self):
+        return mask_name(self.proxy_name)
+
+    @property
     def next_due(self):
         """Return the deadline the application is waiting on, or None once nothing is pending."""
         if self.status == self.Status.SUBMITTED:
@@ -245,6 +304,15 @@ class WithdrawalApplication(Application):
         if self.status in (self.Status.FIRST_REVIEWED, self.Status.APPROVED):
             return self.payment_due
         return None
+
+    @property
+    def pending_deadlines(self):
+        """Return (label, date) of each step still to come: first review and payment, or payment only."""
+        if self.status == self.Status.SUBMITTED:
+            return [(_("初审期限"), self.first_review_due), (_("到账期限"), self.payment_due)]
+        if self.status in (self.Status.FIRST_REVIEWED, self.Status.APPROVED):
+            return [(_("到账期限"), self.payment_due)]
+        return []
 
     @property
     def next_due_label(self):

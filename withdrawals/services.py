@@ -10,9 +10,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import ledger
-from accounts.models import Account, Enrolment, JournalTransaction
+from accounts.identity import validate_id_number
+from accounts.models import Account, Enrolment, JournalTransaction, Person
 from accounts.scoping import regions_of
 from accounts.services import (
     ServiceError,
@@ -41,27 +43,86 @@ COUNTER = "withdrawals.add_withdrawalapplication"
 # What a caller catches to show a refusal: both carry a `message` for people and a `code` for programs.
 REFUSALS = (ServiceError, TransitionError)
 
+# One answer for every reason an heir's application online cannot start, so that typing a name and an ID
+# number tells nobody whether that person is registered, alive, insured or has money.
+HEIR_LOOKUP_REFUSAL = gettext_lazy(
+    "未查到可由继承人申请提取的已故参保人记录。请核对姓名和身份证号码；"
+    "如尚未办理死亡登记，请携带死亡证明到医保服务大厅办理。"
+)
+# One answer at the counter for a person who is unknown or whose account another region keeps.
+COUNTER_NOT_FOUND = gettext_lazy(
+    "未找到本统筹区参保人员的个人账户（只有职工医保参保人员有个人账户），请核对身份证号码。"
+)
 
-# Materials a reason needs -------------------------------------------------------------------------
+
+# The registry ---------------------------------------------------------------------------------------
+
+
+def find_person(*, id_number, name=None):
+    """Return the registry's person with `id_number`, and with `name` when one is given; else None.
+
+    Online a citizen types a third party's name and number, and both must match; at the counter the clerk
+    reads the ID card in hand, whose number alone identifies its holder.
+    """
+    people = Person.objects.filter(id_number=(id_number or "").strip().upper())
+    if name is not None:
+        people = people.filter(name=name.strip())
+    return people.first()
+
+
+def find_holder_named_by_heir(*, name, id_number):
+    """Return the person an heir names online, or refuse with the one uniform message.
+
+    start_withdrawal then checks the recorded death and the account, refusing with the same message.
+    """
+    holder = find_person(id_number=id_number, name=name)
+    if holder is None:
+        raise ServiceError(str(HEIR_LOOKUP_REFUSAL), code="no_deceased_holder")
+    return holder
+
+
+# Materials an application needs -------------------------------------------------------------------
 
 
 def accepted_kinds(application):
-    """Return {kind: label} of the materials the application takes, in the reason's order."""
-    kinds = {req.code: req.label for req in application.reason.requirements.all()}
-    if application.counter_clerk_id:
-        kinds[AUTHORISATION_KIND] = str(AUTHORISATION_LABEL)
+    """Return {kind: label} of the materials the application takes, in the order asked for."""
+    return {kind["code"]: kind["label"] for kind in application.material_kinds}
+
+
+def material_kinds_for(reason, *, proxy):
+    """Return the kinds a new application asks for: the reason's, and the authorisation when a proxy acts."""
+    kinds = reason.material_kinds()
+    if proxy:
+        kinds.append({"code": AUTHORISATION_KIND, "label": str(AUTHORISATION_LABEL), "required": True})
     return kinds
 
 
-def missing_kinds(application, materials=None):
-    """Return {kind: label} of the required materials that have no file yet."""
+def kinds_to_replace(application, materials=None):
+    """Return {kind: label} of what a return named that has no file uploaded since the return."""
+    if application.status != Status.RETURNED or not application.missing_kinds:
+        return {}
     if materials is None:
         materials = review_materials.materials_of(application)
+    since = application.returned_at
+    replaced = {material.kind for material in materials if since is None or material.uploaded_at > since}
+    accepted = accepted_kinds(application)
+    return {kind: accepted.get(kind, kind) for kind in application.missing_kinds if kind not in replaced}
+
+
+def missing_kinds(application, materials=None):
+    """Return {kind: label} of what must still be uploaded before the application can be submitted.
+
+    A required kind with no file is missing; so is a kind a return named, until a file of that kind is
+    uploaded after the return: the old file was found wanting, so keeping it answers nothing.
+    """
+    materials = list(review_materials.materials_of(application) if materials is None else materials)
     present = {material.kind for material in materials}
+    required = {kind["code"] for kind in application.material_kinds if kind["required"]}
+    to_replace = kinds_to_replace(application, materials)
     return {
-        req.code: req.label
-        for req in application.reason.requirements.all()
-        if req.required and req.code not in present
+        kind: label
+        for kind, label in accepted_kinds(application).items()
+        if (kind in required and kind not in present) or kind in to_replace
     }
 
 
@@ -71,34 +132,67 @@ def missing_kinds(application, materials=None):
 @transaction.atomic
 def start_withdrawal(
     *, applicant, reason, actor, bank_name, bank_account_number, bank_account_holder,
-    holder=None, heir_relation="", counter_clerk=None,
+    holder=None, heir_relation="", counter_clerk=None, proxy_name="", proxy_id_number="",
 ):
     """Open a draft withdrawal of the holder's personal account, checking every condition."""
     holder = holder or applicant
-    _check_who_applies(reason, applicant, holder, heir_relation)
     account = personal_account_of(holder)
-    _check_account(account, for_heirs=reason.is_for_heirs)
-    if bank_account_holder.strip() != applicant.name:
-        raise ServiceError(
-            _("银行账户须为申请人本人的账户，户名应为“%(name)s”。") % {"name": applicant.name},
-            code="bank_holder_mismatch",
-        )
     if counter_clerk is not None:
-        _check_staff(counter_clerk, COUNTER, account.region_id)
+        # The clerk's region first: a clerk learns nothing about an account another region keeps.
+        _check_counter_clerk(counter_clerk, account)
+    _check_who_applies(reason, applicant, holder, heir_relation)
+    _check_holder_and_account(reason, holder, account, online=counter_clerk is None)
+    _check_bank_holder(applicant, bank_account_holder)
+    proxy_name, proxy_id_number = _checked_proxy(applicant, proxy_name, proxy_id_number, counter_clerk)
     application = WithdrawalApplication(
         number=new_application_number(WithdrawalApplication.NUMBER_PREFIX),
         applicant=applicant, holder=holder, region=account.region, account=account, reason=reason,
         heir_relation=heir_relation if reason.is_for_heirs else "",
         bank_name=bank_name.strip(), bank_account_number=bank_account_number.strip(),
         bank_account_holder=bank_account_holder.strip(), counter_clerk=counter_clerk,
+        proxy_name=proxy_name, proxy_id_number=proxy_id_number,
+        material_kinds=material_kinds_for(reason, proxy=bool(proxy_name)),
     )
     # The hold is taken with the draft: one account, one withdrawal in preparation, and an open
     # transfer is refused here, before the citizen uploads anything.
     place_hold(account=account, hold=Account.Hold.WITHDRAWAL, reference=application.number)
+    application._history_user = actor
     application.save()
-    note = _("窗口代办") if counter_clerk is not None else ""
-    record_creation(application=application, actor=actor, note=note)
+    record_creation(application=application, actor=actor, note=_creation_note(application))
     return application
+
+
+@transaction.atomic
+def start_counter_withdrawal(
+    *, clerk, reason, applicant_id_number, holder_id_number="", heir_relation="", proxy_name="",
+    proxy_id_number="", bank_name, bank_account_number, bank_account_holder,
+):
+    """Open a draft at the counter, finding the people by the ID cards the clerk has in hand."""
+    holder = find_person(id_number=holder_id_number if reason.is_for_heirs else applicant_id_number)
+    _check_counter_clerk(clerk, personal_account_of(holder) if holder else None)
+    applicant = find_person(id_number=applicant_id_number) if reason.is_for_heirs else holder
+    if applicant is None:
+        raise ServiceError(
+            _("参保登记中没有申请人（继承人）的身份证号码，请核对。"), code="unknown_applicant"
+        )
+    return start_withdrawal(
+        applicant=applicant, holder=holder, reason=reason, actor=clerk, counter_clerk=clerk,
+        heir_relation=heir_relation, proxy_name=proxy_name, proxy_id_number=proxy_id_number,
+        bank_name=bank_name, bank_account_number=bank_account_number, bank_account_holder=bank_account_holder,
+    )
+
+
+def _creation_note(application):
+    if application.proxy_name:
+        return _("窗口代办（代办人：%(name)s）") % {"name": application.masked_proxy_name}
+    return _("窗口办理") if application.is_at_counter else ""
+
+
+def _check_counter_clerk(clerk, account):
+    if not clerk.has_perm(COUNTER):
+        raise ServiceError(_("您没有办理此项业务的权限。"), code="no_permission")
+    if account is None or not regions_of(clerk).filter(pk=account.region_id).exists():
+        raise ServiceError(str(COUNTER_NOT_FOUND), code="not_in_region")
 
 
 def _check_who_applies(reason, applicant, holder, heir_relation):
@@ -106,6 +200,10 @@ def _check_who_applies(reason, applicant, holder, heir_relation):
         raise ServiceError(_("“%(reason)s”已停用，不能再申请。") % {"reason": reason.name}, code="reason_disabled")
     if not reason.is_for_heirs and holder.pk != applicant.pk:
         raise ServiceError(_("“%(reason)s”只能由参保人本人申请。") % {"reason": reason.name}, code="not_holder")
+    if not reason.is_for_heirs and holder.is_deceased:
+        raise ServiceError(
+            _("参保人已登记死亡，账户余额由继承人按“参保人死亡”申请提取。"), code="holder_deceased"
+        )
     if reason.is_for_heirs and holder.pk == applicant.pk:
         raise ServiceError(
             _("参保人死亡的提取由继承人申请，申请人不能是参保人本人。"), code="heir_is_holder"
@@ -114,7 +212,29 @@ def _check_who_applies(reason, applicant, holder, heir_relation):
         raise ServiceError(_("请说明申请人与已故参保人的关系。"), code="relation_required")
 
 
-def _check_account(account, *, for_heirs):
+def _check_holder_and_account(reason, holder, account, *, online):
+    """Refuse what cannot be withdrawn; online, an heir hears only the one uniform refusal."""
+    try:
+        if reason.is_for_heirs and not holder.is_deceased:
+            raise ServiceError(
+                _("参保人死亡尚未登记。请先凭死亡证明在参保人员信息中登记死亡日期。"), code="holder_not_deceased"
+            )
+        _check_account(account, holder=holder, for_heirs=reason.is_for_heirs)
+        if not reason.applies_in(account.region):
+            raise ServiceError(
+                _("“%(reason)s”不适用于%(region)s。") % {"reason": reason.name, "region": account.region.name},
+                code="reason_not_here",
+            )
+        if online and reason.is_for_heirs and account.hold:
+            # place_hold would refuse too, naming the open application; an heir online learns nothing.
+            raise ServiceError(_("该账户已有办理中的申请。"), code="account_on_hold")
+    except ServiceError:
+        if online and reason.is_for_heirs:
+            raise ServiceError(str(HEIR_LOOKUP_REFUSAL), code="no_deceased_holder") from None
+        raise
+
+
+def _check_account(account, *, holder, for_heirs):
     """Refuse an account that cannot be withdrawn from now; the open-application hold is checked apart."""
     if account is None:
         raise ServiceError(_("未找到个人账户：只有职工医保参保人员有个人账户。"), code="no_account")
@@ -122,13 +242,66 @@ def _check_account(account, *, for_heirs):
         raise ServiceError(_("账户已冻结，暂不能提取。请到医保服务大厅咨询。"), code="account_frozen")
     if account.status != Account.Status.ACTIVE:
         raise ServiceError(_("账户已关闭，不能提取。"), code="account_closed")
-    # An heir need not wait for the employer to report the death: the registry may still say active.
-    if not for_heirs and account.enrolment.status == Enrolment.Status.ACTIVE:
+    # After a death the registry may still say active until the employer reports it; that is no bar.
+    if not for_heirs and holder.enrolments.filter(
+        status=Enrolment.Status.ACTIVE, insurance_type=Enrolment.InsuranceType.EMPLOYEE
+    ).exists():
         raise ServiceError(
             _("职工医保仍在参保中，暂不能提取。用人单位办理停保后再申请。"), code="enrolment_active"
         )
     if account.balance <= 0:
         raise ServiceError(_("账户余额为零，没有可提取的金额。"), code="zero_balance")
+
+
+def _check_bank_holder(applicant, bank_account_holder):
+    if bank_account_holder.strip() != applicant.name:
+        raise ServiceError(
+            _("银行账户须为申请人本人的账户，户名应为“%(name)s”。") % {"name": applicant.name},
+            code="bank_holder_mismatch",
+        )
+
+
+def _checked_proxy(applicant, name, id_number, counter_clerk):
+    """Return the proxy's name and ID number, both or neither; a proxy acts only at the counter."""
+    name, id_number = (name or "").strip(), (id_number or "").strip().upper()
+    if not name and not id_number:
+        return "", ""
+    if counter_clerk is None:
+        raise ServiceError(_("代办人须到医保服务大厅窗口办理。"), code="proxy_online")
+    if not (name and id_number):
+        raise ServiceError(_("请同时填写代办人姓名和身份证号码。"), code="proxy_incomplete")
+    if id_number == applicant.id_number:
+        raise ServiceError(_("申请人本人办理的，不填代办人。"), code="proxy_is_applicant")
+    try:
+        validate_id_number(id_number)
+    except ValidationError as error:
+        raise ServiceError(" ".join(error.messages), code="proxy_id_number") from None
+    return name, id_number
+
+
+@transaction.atomic
+def change_bank_account(*, application, actor, bank_name, bank_account_number, bank_account_holder):
+    """Change where the money goes, while the application is a draft or returned for more materials."""
+    _check_acts_for_applicant(application, actor)
+    locked = WithdrawalApplication.objects.select_for_update().get(pk=application.pk)
+    if not locked.is_editable:
+        raise ServiceError(
+            _("申请当前为“%(status)s”状态，不能修改收款账户。") % {"status": locked.get_status_display()},
+            code="not_editable",
+        )
+    _check_bank_holder(application.applicant, bank_account_holder)
+    locked.bank_name, locked.bank_account_number = bank_name.strip(), bank_account_number.strip()
+    locked.bank_account_holder = bank_account_holder.strip()
+    locked._history_user = actor
+    locked.save(update_fields=["bank_name", "bank_account_number", "bank_account_holder"])
+    for field in ("bank_name", "bank_account_number", "bank_account_holder"):
+        setattr(application, field, getattr(locked, field))
+    if actor.person_id != application.applicant_id:
+        _tell(application, _("收款账户已修改"), _(
+            "您的提取申请（%(number)s）的收款账户已由窗口经办人员修改为%(bank)s尾号%(tail)s的账户。"
+            "如非您本人要求，请立即联系经办机构。"
+        ) % {"number": application.number, "bank": locked.bank_name, "tail": locked.bank_account_number[-4:]})
+    return application
 
 
 def add_withdrawal_material(*, application, kind, uploaded_file, actor):
@@ -165,19 +338,20 @@ def submit_withdrawal(*, application, actor, declaration_accepted):
     _check_acts_for_applicant(application, actor)
     if not declaration_accepted:
         raise ServiceError(_("请先阅读并勾选承诺：所提交材料真实有效。"), code="declaration_required")
-    missing = missing_kinds(application)
+    # Lock the row before counting the materials: a removal locks it too, so it cannot slip in between
+    # the count and the status change and leave a submitted application incomplete.
+    locked = WithdrawalApplication.objects.select_for_update().get(pk=application.pk)
+    missing = missing_kinds(locked)
     if missing:
         raise ServiceError(
             _("材料不全，还缺少：%(kinds)s。请上传后再提交。") % {"kinds": "、".join(missing.values())},
             code="materials_missing",
         )
-    account = Account.objects.select_related("enrolment").get(pk=application.account_id)
-    _check_account(account, for_heirs=application.reason.is_for_heirs)
+    _recheck_conditions(application, Account.objects.get(pk=application.account_id))
     today, now, region = timezone.localdate(), timezone.now(), application.region
-    resubmitted = application.status == Status.RETURNED
     transition(
         application=application, to=Status.SUBMITTED, actor=actor,
-        note=_("补正后重新提交") if resubmitted else "",
+        note=_("补正后重新提交") if application.status == Status.RETURNED else "",
         changes={
             "submitted_at": now, "clock_started_on": today,
             "first_review_due": add_working_days(today, region.withdrawal_review_days),
@@ -191,6 +365,15 @@ def submit_withdrawal(*, application, actor, declaration_accepted):
     ) % {"number": application.number, "review": _day(application.first_review_due),
          "pay": _day(application.payment_due)})
     return application
+
+
+def _recheck_conditions(application, account):
+    """Check again what may have changed since the draft was opened: the death record and the account."""
+    holder = Person.objects.get(pk=application.holder_id)
+    for_heirs = application.reason.is_for_heirs
+    if for_heirs and not holder.is_deceased:
+        raise ServiceError(_("参保人的死亡登记已撤销，不能按参保人死亡提取。"), code="holder_not_deceased")
+    _check_account(account, holder=holder, for_heirs=for_heirs)
 
 
 @transaction.atomic
@@ -213,7 +396,7 @@ def cancel_withdrawal(*, application, actor):
 @transaction.atomic
 def first_review_withdrawal(*, application, actor, note=""):
     """Pass the first review (初审); a second person approves next."""
-    _check_region(actor, application.region_id)
+    _check_desk(actor, application)
     transition(
         application=application, to=Status.FIRST_REVIEWED, actor=actor, note=note,
         permission=REVIEW, changes={"first_reviewer": actor},
@@ -227,7 +410,7 @@ def first_review_withdrawal(*, application, actor, note=""):
 @transaction.atomic
 def return_withdrawal(*, application, actor, missing_kinds, note):
     """Return the application for more materials, naming everything missing at once (一次性告知)."""
-    _check_region(actor, application.region_id)
+    _check_desk(actor, application)
     kinds = accepted_kinds(application)
     unknown = [kind for kind in missing_kinds if kind not in kinds]
     if unknown:
@@ -241,7 +424,10 @@ def return_withdrawal(*, application, actor, missing_kinds, note):
         application=application, to=Status.RETURNED, actor=actor, note=summary,
         permission=decision_permission(application),
         # A resubmitted application is first-reviewed again, by whoever takes it then.
-        changes={"missing_kinds": list(missing_kinds), "return_note": note, "first_reviewer": None},
+        changes={
+            "missing_kinds": list(missing_kinds), "return_note": note, "returned_at": timezone.now(),
+            "first_reviewer": None,
+        },
     )
     _tell(application, _("提取申请需补正材料"), _(
         "您的提取申请（%(number)s）需要补正。%(summary)s。请在申请页面补充后重新提交，"
@@ -253,7 +439,7 @@ def return_withdrawal(*, application, actor, missing_kinds, note):
 @transaction.atomic
 def refuse_withdrawal(*, application, actor, reason):
     """Refuse the application (不予受理) with a reason the citizen reads; the account is free again."""
-    _check_region(actor, application.region_id)
+    _check_desk(actor, application)
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError(_("请填写不予受理的原因，申请人会看到它。"), code="reason_required")
@@ -271,7 +457,7 @@ def refuse_withdrawal(*, application, actor, reason):
 
 def approve_withdrawal(*, application, actor, note=""):
     """Approve (复核通过): move the whole balance to the region's withdrawals payable and close the account."""
-    _check_region(actor, application.region_id)
+    _check_desk(actor, application)
     if application.first_reviewer_id == actor.pk:
         raise ServiceError(_("复核须由初审以外的人员办理。"), code="same_person")
     try:
@@ -307,9 +493,15 @@ def _move_balance_to_payable(application, actor):
         ).order_by("pk")
     }
     personal = locked[application.account_id]
+    try:
+        # Frozen, re-enrolled or emptied since the first review: refuse before any money moves.
+        _recheck_conditions(application, personal)
+    except ServiceError as error:
+        raise ServiceError(
+            _("账户情况已变化，不能复核通过：%(reason)s请退回补正或不予受理。") % {"reason": error.message},
+            code=error.code,
+        ) from None
     amount = personal.balance
-    if amount <= 0:
-        raise ServiceError(_("账户余额为零，没有可提取的金额；请退回或不予受理。"), code="zero_balance")
     journal = ledger.post(
         kind=JournalTransaction.Kind.WITHDRAWAL,
         lines=[ledger.Line(personal, -amount), ledger.Line(locked[payable.pk], amount)],
@@ -323,7 +515,7 @@ def _move_balance_to_payable(application, actor):
 
 def confirm_payout_withdrawal(*, application, actor, note=""):
     """Record that the bank paid the applicant (已到账): the payable is cleared to money paid out."""
-    _check_region(actor, application.region_id)
+    _check_desk(actor, application)
     try:
         with transaction.atomic():
             transition(application=application, to=Status.PAID, actor=actor, note=note, permission=PAY)
@@ -352,7 +544,7 @@ def confirm_payout_withdrawal(*, application, actor, note=""):
 
 def reverse_payout_withdrawal(*, application, actor, note):
     """Record that the bank returned the payment: reverse the money into the account and reopen it."""
-    _check_region(actor, application.region_id)
+    _check_desk(actor, application)
     note = (note or "").strip()
     if not note:
         raise ServiceError(_("请填写银行退回的原因。"), code="reason_required")
@@ -396,13 +588,26 @@ def _reverse_money(application, actor, *, was_paid):
 
 
 def _check_acts_for_applicant(application, actor):
-    """Let the applicant act on their own application, and counter staff of its region act for them."""
+    """Let the applicant act on their own application, and counter staff of its region on a counter one."""
     if actor.person_id is not None and actor.person_id == application.applicant_id:
         return
     if actor.is_staff:
         _check_staff(actor, COUNTER, application.region_id)
+        if not application.is_at_counter:
+            raise ServiceError(
+                _("网上申请只能由申请人本人办理，窗口人员不能代为操作。"), code="online_application"
+            )
         return
     raise ServiceError(_("只有申请人本人或窗口经办人员可以办理。"), code="not_applicant")
+
+
+def _check_desk(actor, application):
+    """Let staff of the application's region decide on it, unless it is their own or their account."""
+    _check_region(actor, application.region_id)
+    if actor.person_id is not None and actor.person_id in (application.applicant_id, application.holder_id):
+        raise ServiceError(
+            _("不能办理本人作为申请人或账户持有人的申请，请交由其他经办人员办理。"), code="own_case"
+        )
 
 
 def _check_staff(actor, permission, region_id):

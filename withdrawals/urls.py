@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/materials/<slug:kind>/", views.upload, name="upload"),
     path("<int:pk>/materials/<int:material_pk>/remove/", views.remove_material, name="remove_material"),
+    path("<int:pk>/bank/", views.change_bank, name="change_bank"),
     path("<int:pk>/submit/", views.submit, name="submit"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
 ]

@@ -7,14 +7,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import Person
 from accounts.services import personal_account_of
 from accounts.views import citizen_required
 from review.materials import materials_of
-from review.timeline import timeline
+from review.timeline import due_dates, timeline
 
 from . import services
-from .forms import MaterialUploadForm, SubmitForm, withdrawal_form_class
+from .forms import BankAccountForm, MaterialUploadForm, SubmitForm, bank_initial, withdrawal_form_class
 from .models import WithdrawalApplication, WithdrawalReason
 
 
@@ -24,17 +23,22 @@ def application_list(request):
     return render(request, "withdrawals/list.html", {"applications": applications})
 
 
+def _reasons_for(person):
+    account = personal_account_of(person)
+    reasons = WithdrawalReason.objects.offered_in(account.region if account else None)
+    return reasons.prefetch_related("requirements"), account
+
+
 @citizen_required
 def choose_reason(request):
-    reasons = WithdrawalReason.objects.filter(enabled=True).prefetch_related("requirements")
-    account = personal_account_of(request.user.person)
+    reasons, account = _reasons_for(request.user.person)
     return render(request, "withdrawals/choose_reason.html", {"reasons": reasons, "account": account})
 
 
 @citizen_required
 def start(request, code):
-    reason = get_object_or_404(WithdrawalReason.objects.prefetch_related("requirements"), code=code, enabled=True)
     person = request.user.person
+    reason = get_object_or_404(_reasons_for(person)[0], code=code)
     form = withdrawal_form_class(reason)(request.POST or None, initial={"bank_account_holder": person.name})
     if request.method == "POST" and form.is_valid():
         try:
@@ -53,16 +57,11 @@ def _start_fields(form):
     data = form.cleaned_data
     fields = {key: data[key] for key in ("bank_name", "bank_account_number", "bank_account_holder")}
     if "holder_id_number" in data:
-        fields["holder"] = _deceased_holder(form, data["holder_id_number"], data["holder_name"])
+        fields["holder"] = services.find_holder_named_by_heir(
+            name=data["holder_name"], id_number=data["holder_id_number"]
+        )
         fields["heir_relation"] = data["heir_relation"]
     return fields
-
-
-def _deceased_holder(form, id_number, name):
-    holder = Person.objects.filter(id_number=id_number, name=name).first()
-    if holder is None:
-        raise services.ServiceError(_("未找到姓名与身份证号码一致的参保人，请核对已故参保人的信息。"))
-    return holder
 
 
 @citizen_required
@@ -123,6 +122,21 @@ def submit(request, pk):
 
 
 @citizen_required
+def change_bank(request, pk):
+    application = _own_application(request, pk)
+    form = BankAccountForm(request.POST or None, initial=bank_initial(application))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_bank_account(application=application, actor=request.user, **form.cleaned_data)
+        except services.REFUSALS as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("收款账户已修改。"))
+            return redirect("withdrawals:detail", pk=application.pk)
+    return render(request, "withdrawals/bank.html", {"application": application, "form": form})
+
+
+@citizen_required
 def cancel(request, pk):
     application = _own_application(request, pk)
     if request.method == "POST":
@@ -138,9 +152,7 @@ def cancel(request, pk):
 
 def _own_application(request, pk):
     # Another citizen's number answers 404, exactly like a number that does not exist.
-    queryset = WithdrawalApplication.objects.select_related("reason", "region", "account", "holder").prefetch_related(
-        "reason__requirements"
-    )
+    queryset = WithdrawalApplication.objects.select_related("reason", "region", "account", "holder")
     return get_object_or_404(queryset, pk=pk, applicant_id=request.user.person_id)
 
 
@@ -151,26 +163,30 @@ def application_url(application, anchor):
 def detail_context(application, *, upload_form=None, submit_form=None):
     """Return what the detail page shows: status, materials per kind with their upload forms, timeline."""
     materials = list(materials_of(application))
-    accepted = services.accepted_kinds(application)
-    required = {req.code for req in application.reason.requirements.all() if req.required}
+    to_replace = services.kinds_to_replace(application, materials)
     kinds = [
         {
-            "code": code,
-            "label": label,
-            "required": code in required,
-            "files": [material for material in materials if material.kind == code],
-            "form": upload_form if upload_form is not None and upload_form.kind == code
-            else MaterialUploadForm(kind=code, label=label),
+            "code": kind["code"],
+            "label": kind["label"],
+            "required": kind["required"],
+            "to_replace": kind["code"] in to_replace,
+            "files": [material for material in materials if material.kind == kind["code"]],
+            "form": upload_form if upload_form is not None and upload_form.kind == kind["code"]
+            else MaterialUploadForm(kind=kind["code"], label=kind["label"]),
         }
-        for code, label in accepted.items()
+        for kind in application.material_kinds
     ]
+    accepted = services.accepted_kinds(application)
     return {
         "application": application,
         "kinds": kinds,
         "missing": list(services.missing_kinds(application, materials).values()),
-        "returned_kinds": [label for code, label in accepted.items() if code in application.missing_kinds],
+        "returned_kinds": [
+            {"label": accepted.get(code, code), "replaced": code not in to_replace}
+            for code in application.missing_kinds
+        ],
         "steps": timeline(application),
-        "deadline_label": application.next_due_label,
+        "deadlines": due_dates(*application.pending_deadlines),
         "upload_error_form": upload_form if upload_form is not None and upload_form.errors else None,
         "submit_form": submit_form or SubmitForm(),
     }

@@ -1,5 +1,6 @@
 """Fixtures for the withdrawal tests: a stopped employee, clerks with the desk's permissions, complete drafts."""
 
+import datetime
 import io
 
 import pytest
@@ -35,6 +36,13 @@ def reason(code="settle_abroad"):
     return WithdrawalReason.objects.get(code=code)
 
 
+def record_death(person, day=datetime.date(2026, 10, 8)):
+    """Record the person's death as a clerk does from the death certificate."""
+    person.died_on = day
+    person.save(update_fields=["died_on"])
+    return person
+
+
 def stop(person):
     enrolment = person.enrolments.get(status="active")
     return stop_enrolment(enrolment=enrolment)
@@ -55,7 +63,7 @@ def start(applicant, *, code="settle_abroad", **overrides):
 
 
 def upload_all(application, actor=None):
-    """Upload one file for every required material kind."""
+    """Upload one file for every material kind still missing (required, or named by a return)."""
     for kind in services.missing_kinds(application):
         services.add_withdrawal_material(
             application=application, kind=kind, uploaded_file=png_upload(), actor=actor or application.applicant.user

@@ -17,7 +17,18 @@ from review.materials import materials_of
 from withdrawals import services
 from withdrawals.models import AUTHORISATION_KIND, WithdrawalApplication, WithdrawalReason
 
-from .conftest import REVIEWER_PERMISSIONS, grant, png_upload, reason, refreshed, stop, submitted
+from .conftest import (
+    REVIEWER_PERMISSIONS,
+    grant,
+    png_upload,
+    reason,
+    record_death,
+    refreshed,
+    start,
+    stop,
+    submitted,
+    upload_all,
+)
 
 Status = WithdrawalApplication.Status
 QUEUE = reverse("admin:withdrawals_withdrawalapplication_changelist")
@@ -230,25 +241,97 @@ def test_list_actions_are_offered_by_permission(reviewer_client, application):
 # The counter --------------------------------------------------------------------------------------
 
 
-def test_a_clerk_opens_uploads_with_an_authorisation_and_submits_at_the_counter(reviewer_client, stopped_applicant):
+def counter_form(person, **overrides):
+    data = {
+        "applicant_id_number": person.id_number, "reason": reason().pk,
+        "bank_name": "农业银行", "bank_account_number": "6228480012345678", "bank_account_holder": person.name,
+        "holder_id_number": "", "heir_relation": "", "proxy_name": "", "proxy_id_number": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_clerk_opens_for_a_proxy_uploads_the_authorisation_and_submits(reviewer_client, stopped_applicant):
     response = reviewer_client.post(
         reverse("admin:withdrawals_withdrawalapplication_add"),
-        {
-            "applicant_id_number": stopped_applicant.id_number, "reason": reason().pk,
-            "bank_name": "农业银行", "bank_account_number": "6228480012345678", "bank_account_holder": "张伟",
-            "holder_id_number": "", "heir_relation": "",
-        },
+        counter_form(stopped_applicant, proxy_name="王芳", proxy_id_number="330203198702140028"),
     )
     application = WithdrawalApplication.objects.get()
     assert response.status_code == 302 and response["Location"] == change_url(application)
     assert application.counter_clerk is not None
-    for kind in ("id_card", "settlement_proof", AUTHORISATION_KIND):
+    assert (application.proxy_name, application.proxy_id_number) == ("王芳", "330203198702140028")
+    for kind in ("id_card", "settlement_proof"):
         reviewer_client.post(decide_url(application, "upload"), {"kind": kind, "file": png_upload()})
+    # With a proxy acting, the authorisation is required: submission waits for it.
+    response = reviewer_client.post(decide_url(application, "submit"), {"declaration": "on"})
+    assert any("委托书" in text for text in texts(response))
+    assert refreshed(application).status == Status.DRAFT
+    reviewer_client.post(decide_url(application, "upload"), {"kind": AUTHORISATION_KIND, "file": png_upload()})
     assert sorted(materials_of(application).values_list("kind", flat=True)) == sorted(
         ["id_card", "settlement_proof", AUTHORISATION_KIND]
     )
     reviewer_client.post(decide_url(application, "submit"), {"declaration": "on"})
     assert refreshed(application).status == Status.SUBMITTED
+
+
+def test_without_a_proxy_the_counter_takes_no_authorisation(reviewer_client, stopped_applicant):
+    reviewer_client.post(reverse("admin:withdrawals_withdrawalapplication_add"), counter_form(stopped_applicant))
+    application = WithdrawalApplication.objects.get()
+    assert AUTHORISATION_KIND not in services.accepted_kinds(application)
+    assert "委托书" not in reviewer_client.get(decide_url(application, "upload")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("proxy", "error"),
+    [
+        ({"proxy_name": "王芳", "proxy_id_number": "330203198702140029"}, "校验位"),
+        ({"proxy_name": "王芳", "proxy_id_number": ""}, "请填写代办人身份证号码。"),
+        ({"proxy_name": "", "proxy_id_number": "330203198702140028"}, "请填写代办人姓名。"),
+    ],
+)
+def test_the_proxys_details_are_checked(reviewer_client, stopped_applicant, proxy, error):
+    response = reviewer_client.post(
+        reverse("admin:withdrawals_withdrawalapplication_add"), counter_form(stopped_applicant, **proxy)
+    )
+    assert error in response.content.decode()
+    assert not WithdrawalApplication.objects.exists()
+
+
+def test_the_applicant_is_not_his_own_proxy(reviewer_client, stopped_applicant):
+    response = reviewer_client.post(
+        reverse("admin:withdrawals_withdrawalapplication_add"),
+        counter_form(stopped_applicant, proxy_name="张伟", proxy_id_number=stopped_applicant.id_number),
+    )
+    assert "不填代办人" in response.content.decode()
+    assert not WithdrawalApplication.objects.exists()
+
+
+def test_a_clerk_learns_nothing_about_a_person_of_another_region(reviewer_client, outsider, stopped_applicant):
+    """The 东莞 person's enrolment is active, which a 宁波 clerk must not learn; nor whether he exists."""
+    pages = [
+        reviewer_client.post(reverse("admin:withdrawals_withdrawalapplication_add"), data).content.decode()
+        for data in (
+            counter_form(outsider),
+            counter_form(outsider, applicant_id_number="110101199003078515"),
+        )
+    ]
+    for html in pages:
+        assert str(services.COUNTER_NOT_FOUND) in html
+        assert "参保中" not in html
+    assert not WithdrawalApplication.objects.exists()
+
+
+def test_an_heir_at_the_counter_is_checked_against_the_deceased_holders_region(
+    reviewer_client, outsider, stopped_applicant
+):
+    record_death(outsider)
+    response = reviewer_client.post(
+        reverse("admin:withdrawals_withdrawalapplication_add"),
+        counter_form(stopped_applicant, reason=reason("holder_death").pk, holder_id_number=outsider.id_number,
+                     heir_relation="sibling"),
+    )
+    assert str(services.COUNTER_NOT_FOUND) in response.content.decode()
+    assert not WithdrawalApplication.objects.exists()
 
 
 def test_the_counter_refuses_what_the_rules_refuse(reviewer_client, applicant):
@@ -264,8 +347,6 @@ def test_the_counter_refuses_what_the_rules_refuse(reviewer_client, applicant):
 
 
 def test_an_online_application_takes_no_authorisation(reviewer_client, stopped_applicant):
-    from .conftest import start
-
     draft = start(stopped_applicant)
     assert AUTHORISATION_KIND not in services.accepted_kinds(draft)
 
@@ -314,3 +395,66 @@ def test_the_change_page_names_material_kinds_as_the_reason_does(reviewer_client
     html = reviewer_client.get(change_url(application)).content.decode()
     assert "出国（境）定居证明" in html
     assert ">settlement_proof<" not in html
+
+
+# What the desk shows ------------------------------------------------------------------------------
+
+
+def test_the_decision_page_shows_the_deceased_holder_and_the_relation(client, applicant, outsider, desk_reviewer):
+    record_death(applicant, datetime.date(2026, 10, 8))
+    application = upload_all(start(outsider, code="holder_death", holder=applicant, heir_relation="child"))
+    services.submit_withdrawal(application=application, actor=outsider.user, declaration_accepted=True)
+    client.force_login(desk_reviewer)
+    html = client.get(decide_url(application, "first-review")).content.decode()
+    assert "已故参保人" in html and applicant.id_number in html and "2026年10月8日死亡" in html
+    assert "申请人与参保人关系" in html and "子女" in html
+
+
+def test_the_note_says_the_citizen_reads_it(reviewer_client, application):
+    html = reviewer_client.get(decide_url(application, "first-review")).content.decode()
+    assert "给申请人的说明（申请人可在办理进度中看到）" in html
+    response = reviewer_client.post(decide_url(application, "first-review"), {"note": "长" * 201})
+    assert "说明最多200字" in response.content.decode()
+    assert refreshed(application).status == Status.SUBMITTED
+
+
+def test_overdue_applications_carry_a_red_text_badge_and_come_first(reviewer_client, application, stopped_applicant):
+    later = make_employee(balance="300.00", name="王五")
+    make_citizen_user(later)
+    stop(later)
+    newer = submitted(later)
+    WithdrawalApplication.objects.filter(pk=application.pk).update(first_review_due=datetime.date(2020, 1, 2))
+    html = reviewer_client.get(QUEUE).content.decode()
+    assert html.count('<strong class="overdue-badge">已超期</strong>') == 1
+    assert "withdrawals/admin" in html and ".css" in html
+    # The older application is overdue, so it is listed before the newer one.
+    assert html.index(f">{application.number}<") < html.index(f">{newer.number}<")
+    assert 'alt="False"' not in html and 'alt="True"' not in html
+
+
+def test_the_queue_has_no_english_date_drill_down(reviewer_client, application):
+    html = reviewer_client.get(QUEUE).content.decode()
+    assert "xfull" not in html and "date-hierarchy" not in html.lower()
+    assert "Filter by" not in html
+
+
+def test_the_counter_steps_are_not_offered_on_an_online_application(reviewer_client, stopped_applicant):
+    draft = start(stopped_applicant)
+    html = reviewer_client.get(change_url(draft)).content.decode()
+    for step in ("upload", "submit", "cancel", "bank"):
+        assert decide_url(draft, step) not in html
+        assert reviewer_client.post(decide_url(draft, step), {}).status_code == 403
+
+
+def test_the_counter_changes_the_bank_account_of_a_counter_application(reviewer_client, stopped_applicant):
+    reviewer_client.post(reverse("admin:withdrawals_withdrawalapplication_add"), counter_form(stopped_applicant))
+    application = WithdrawalApplication.objects.get()
+    assert decide_url(application, "bank") in reviewer_client.get(change_url(application)).content.decode()
+    form_page = reviewer_client.get(decide_url(application, "bank")).content.decode()
+    assert "农业银行" in form_page and "6228480012345678" not in form_page
+    response = reviewer_client.post(
+        decide_url(application, "bank"),
+        {"bank_name": "中国银行", "bank_account_number": "6217000012345678", "bank_account_holder": "张伟"},
+    )
+    assert response.status_code == 302
+    assert refreshed(application).bank_account_number == "6217000012345678"

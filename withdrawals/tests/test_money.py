@@ -5,14 +5,20 @@ from decimal import Decimal
 import pytest
 
 from accounts import ledger
-from accounts.models import Account, AccountStatusChange, JournalTransaction, LedgerEntry, Notice
-from accounts.services import ServiceError, freeze_account, personal_account_of, system_account
+from accounts.models import Account, AccountStatusChange, Enrolment, JournalTransaction, LedgerEntry, Notice
+from accounts.services import (
+    ServiceError,
+    freeze_account,
+    personal_account_of,
+    record_enrolment,
+    system_account,
+)
 from conftest import fund, make_staff
-from review.transitions import NoPermission
+from review.transitions import NoPermission, NotAllowed
 from withdrawals import services
 from withdrawals.models import WithdrawalApplication
 
-from .conftest import APPROVER_PERMISSIONS, grant, refreshed
+from .conftest import APPROVER_PERMISSIONS, grant, refreshed, submitted
 
 Status = WithdrawalApplication.Status
 
@@ -151,3 +157,43 @@ def test_after_a_bank_return_the_citizen_can_apply_again(paid, desk_approver):
     services.reverse_payout_withdrawal(application=paid, actor=desk_approver, note="账户已销户")
     again = start(paid.applicant, bank_account_number="6222029999999999")
     assert again.status == Status.DRAFT
+
+
+def test_approval_is_refused_when_the_holder_is_enrolled_as_an_employee_again(first_reviewed, desk_approver):
+    # Between the first review and the approval, a new employer enrolled him again.
+    record_enrolment(
+        person=first_reviewed.holder, region=first_reviewed.region,
+        insurance_type=Enrolment.InsuranceType.EMPLOYEE, employment=Enrolment.Employment.IN_SERVICE,
+        contribution_base=Decimal("8000.00"),
+    )
+    with pytest.raises(ServiceError) as caught:
+        services.approve_withdrawal(application=first_reviewed, actor=desk_approver)
+    assert caught.value.code == "enrolment_active"
+    assert "参保中" in caught.value.message and "不予受理" in caught.value.message
+    row = refreshed(first_reviewed)
+    assert (row.status, row.approver, row.amount) == (Status.FIRST_REVIEWED, None, None)
+    assert Account.objects.get(pk=row.account_id).balance == Decimal("2000.00")
+    assert not JournalTransaction.objects.filter(kind="withdrawal").exists()
+
+
+def test_the_frozen_check_at_approval_comes_before_the_ledger(first_reviewed, desk_approver, reviewer):
+    freeze_account(account=first_reviewed.account, actor=reviewer, reason="司法冻结")
+    with pytest.raises(ServiceError) as caught:
+        services.approve_withdrawal(application=first_reviewed, actor=desk_approver)
+    assert caught.value.code == "account_frozen"
+    assert caught.value.message.startswith("账户情况已变化，不能复核通过")
+
+
+def test_payment_before_approval_is_not_allowed(first_reviewed, desk_approver):
+    with pytest.raises(NotAllowed):
+        services.confirm_payout_withdrawal(application=first_reviewed, actor=desk_approver)
+    assert refreshed(first_reviewed).status == Status.FIRST_REVIEWED
+    assert not JournalTransaction.objects.filter(kind=JournalTransaction.Kind.PAYOUT).exists()
+
+
+def test_a_bank_return_from_submitted_is_not_allowed(stopped_applicant, desk_approver):
+    application = submitted(stopped_applicant)
+    with pytest.raises(NotAllowed):
+        services.reverse_payout_withdrawal(application=application, actor=desk_approver, note="户名不符")
+    assert refreshed(application).status == Status.SUBMITTED
+    assert personal_account_of(stopped_applicant).status == Account.Status.ACTIVE

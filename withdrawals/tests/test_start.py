@@ -6,9 +6,10 @@ from accounts.models import Account
 from accounts.services import ServiceError, freeze_account, personal_account_of, place_hold
 from conftest import make_citizen_user, make_employee
 from review.models import Event
-from withdrawals.models import WithdrawalApplication, WithdrawalReason
+from withdrawals import services
+from withdrawals.models import AUTHORISATION_KIND, WithdrawalApplication, WithdrawalReason
 
-from .conftest import reason, start, stop
+from .conftest import reason, record_death, start, stop
 
 
 def refused_code(call):
@@ -89,6 +90,9 @@ def test_an_heir_must_state_the_relation(applicant, outsider):
 
 
 def test_an_heir_applies_for_a_deceased_holder_whose_enrolment_is_still_active(applicant, outsider):
+    # DOMAIN: for death the enrolment need not be stopped, but the death must be recorded in the registry.
+    record_death(applicant)
+    assert applicant.enrolments.get().status == "active"
     application = start(outsider, code="holder_death", holder=applicant, heir_relation="child")
     assert application.holder == applicant
     assert application.applicant == outsider
@@ -126,3 +130,29 @@ def test_the_whole_balance_is_what_the_draft_is_for(stopped_applicant):
 
 def test_reasons_match_the_domain_table(db):
     assert reason("settle_abroad").name == "出国（境）定居"
+
+
+def test_an_open_withdrawal_blocks_a_transfer(stopped_applicant):
+    application = start(stopped_applicant)
+    account = personal_account_of(stopped_applicant)
+    with pytest.raises(ServiceError) as caught:
+        place_hold(account=account, hold=Account.Hold.TRANSFER, reference="T20261124ABCDEF12")
+    assert caught.value.code == "account_on_hold"
+    assert "提取申请" in caught.value.message
+    account.refresh_from_db()
+    assert (account.hold, account.hold_reference) == (Account.Hold.WITHDRAWAL, application.number)
+
+
+def test_a_proxy_is_recorded_only_at_the_counter(stopped_applicant):
+    code = refused_code(lambda: start(stopped_applicant, proxy_name="王芳", proxy_id_number="330203198702140028"))
+    assert code == "proxy_online"
+    assert personal_account_of(stopped_applicant).hold == ""
+
+
+def test_a_proxy_at_the_counter_makes_the_authorisation_required(stopped_applicant, desk_reviewer):
+    application = start(
+        stopped_applicant, actor=desk_reviewer, counter_clerk=desk_reviewer,
+        proxy_name="王芳", proxy_id_number="330203198702140028",
+    )
+    assert list(services.missing_kinds(application)) == ["id_card", "settlement_proof", AUTHORISATION_KIND]
+    assert "代办人：王*" in Event.objects.for_object(application).get().note

@@ -8,13 +8,25 @@ from django.utils import timezone
 
 from accounts.models import Account, Notice
 from accounts.services import ServiceError, personal_account_of
+from conftest import make_employee, make_staff
 from review.materials import materials_of
 from review.models import Event
-from review.transitions import AlreadyHandled, NoPermission
+from review.transitions import AlreadyHandled, NoPermission, NotAllowed
 from withdrawals import services
 from withdrawals.models import WithdrawalApplication
 
-from .conftest import grant, png_upload, refreshed, start, submitted, upload_all
+from .conftest import (
+    APPROVER_PERMISSIONS,
+    REVIEWER_PERMISSIONS,
+    grant,
+    png_upload,
+    record_death,
+    refreshed,
+    start,
+    stop,
+    submitted,
+    upload_all,
+)
 
 Status = WithdrawalApplication.Status
 
@@ -264,3 +276,192 @@ def test_the_database_refuses_a_second_open_application_for_one_account(stopped_
 def test_the_database_refuses_an_approver_who_did_the_first_review(first_reviewed, desk_reviewer):
     with pytest.raises(IntegrityError):
         WithdrawalApplication.objects.filter(pk=first_reviewed.pk).update(approver=desk_reviewer)
+
+
+def test_a_returned_application_cannot_be_resubmitted_without_replacing_what_was_named(
+    stopped_applicant, desk_reviewer
+):
+    application = submitted(stopped_applicant)
+    services.return_withdrawal(
+        application=application, actor=desk_reviewer, missing_kinds=["settlement_proof"], note="须经公证"
+    )
+    assert services.missing_kinds(refreshed(application)) == {"settlement_proof": "出国（境）定居证明"}
+    with pytest.raises(ServiceError) as caught:
+        services.submit_withdrawal(application=application, actor=stopped_applicant.user, declaration_accepted=True)
+    assert caught.value.code == "materials_missing"
+    assert "出国（境）定居证明" in caught.value.message
+    # A new file of another kind is no answer; one of the kind named is.
+    services.add_withdrawal_material(
+        application=application, kind="id_card", uploaded_file=png_upload(), actor=stopped_applicant.user
+    )
+    assert "settlement_proof" in services.missing_kinds(refreshed(application))
+    services.add_withdrawal_material(
+        application=application, kind="settlement_proof", uploaded_file=png_upload("公证件.png"),
+        actor=stopped_applicant.user,
+    )
+    assert services.missing_kinds(refreshed(application)) == {}
+    services.submit_withdrawal(application=application, actor=stopped_applicant.user, declaration_accepted=True)
+    assert refreshed(application).status == Status.SUBMITTED
+
+
+def test_a_second_return_asks_again_for_a_file_uploaded_after_the_first(stopped_applicant, desk_reviewer):
+    application = submitted(stopped_applicant)
+    services.return_withdrawal(application=application, actor=desk_reviewer, missing_kinds=["id_card"], note="")
+    upload_all(application)
+    services.submit_withdrawal(application=application, actor=stopped_applicant.user, declaration_accepted=True)
+    services.return_withdrawal(application=application, actor=desk_reviewer, missing_kinds=["id_card"], note="仍模糊")
+    assert list(services.missing_kinds(refreshed(application))) == ["id_card"]
+
+
+# Who may act --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clerk_applicant(db):
+    """A 宁波 clerk who is also an insured person, with a stopped enrolment and money in the account."""
+    person = make_employee(balance="900.00", name="周敏")
+    stop(person)
+    clerk = make_staff("clerk_zhou", "330200")
+    clerk.person = person
+    clerk.save(update_fields=["person"])
+    return grant(clerk, *REVIEWER_PERMISSIONS, *APPROVER_PERMISSIONS)
+
+
+def test_a_clerk_cannot_decide_on_his_own_application(clerk_applicant, desk_reviewer, desk_approver):
+    application = services.submit_withdrawal(
+        application=upload_all(start(clerk_applicant.person, actor=clerk_applicant), actor=clerk_applicant),
+        actor=clerk_applicant, declaration_accepted=True,
+    )
+    for step in (
+        lambda: services.first_review_withdrawal(application=application, actor=clerk_applicant),
+        lambda: services.return_withdrawal(application=application, actor=clerk_applicant, missing_kinds=[], note="x"),
+        lambda: services.refuse_withdrawal(application=application, actor=clerk_applicant, reason="x"),
+    ):
+        with pytest.raises(ServiceError) as caught:
+            step()
+        assert caught.value.code == "own_case"
+    services.first_review_withdrawal(application=application, actor=desk_reviewer)
+    with pytest.raises(ServiceError) as caught:
+        services.approve_withdrawal(application=application, actor=clerk_applicant)
+    assert caught.value.code == "own_case"
+    services.approve_withdrawal(application=application, actor=desk_approver)
+    with pytest.raises(ServiceError) as caught:
+        services.confirm_payout_withdrawal(application=application, actor=clerk_applicant)
+    assert caught.value.code == "own_case"
+    assert refreshed(application).status == Status.APPROVED
+
+
+def test_a_clerk_cannot_decide_on_an_application_for_his_own_account(clerk_applicant, outsider):
+    record_death(clerk_applicant.person)
+    application = upload_all(start(outsider, code="holder_death", holder=clerk_applicant.person, heir_relation="child"))
+    services.submit_withdrawal(application=application, actor=outsider.user, declaration_accepted=True)
+    with pytest.raises(ServiceError) as caught:
+        services.first_review_withdrawal(application=application, actor=clerk_applicant)
+    assert caught.value.code == "own_case"
+
+
+@pytest.mark.parametrize("step", ["upload", "submit", "cancel", "bank"])
+def test_counter_staff_cannot_act_on_a_citizens_online_application(stopped_applicant, desk_reviewer, step):
+    application = upload_all(start(stopped_applicant)) if step == "submit" else start(stopped_applicant)
+    calls = {
+        "upload": lambda: services.add_withdrawal_material(
+            application=application, kind="id_card", uploaded_file=png_upload(), actor=desk_reviewer),
+        "submit": lambda: services.submit_withdrawal(
+            application=application, actor=desk_reviewer, declaration_accepted=True),
+        "cancel": lambda: services.cancel_withdrawal(application=application, actor=desk_reviewer),
+        "bank": lambda: services.change_bank_account(
+            application=application, actor=desk_reviewer, bank_name="某银行", bank_account_number="6217000099999999",
+            bank_account_holder=stopped_applicant.name),
+    }
+    with pytest.raises(ServiceError) as caught:
+        calls[step]()
+    assert caught.value.code == "online_application"
+    row = refreshed(application)
+    assert (row.status, row.bank_account_number) == (Status.DRAFT, "6222021234567890123")
+
+
+# Forbidden moves through the services -------------------------------------------------------------
+
+
+def test_a_citizen_cannot_first_review(stopped_applicant):
+    application = submitted(stopped_applicant)
+    with pytest.raises(services.REFUSALS):
+        services.first_review_withdrawal(application=application, actor=stopped_applicant.user)
+    assert refreshed(application).status == Status.SUBMITTED
+
+
+@pytest.mark.parametrize("step", ["submit", "cancel"])
+def test_a_counter_clerk_of_another_region_cannot_submit_or_cancel(
+    stopped_applicant, desk_reviewer, other_region_clerk, step
+):
+    grant(other_region_clerk, "add_withdrawalapplication", "view_withdrawalapplication")
+    application = upload_all(start(stopped_applicant, actor=desk_reviewer, counter_clerk=desk_reviewer))
+    with pytest.raises(ServiceError) as caught:
+        if step == "submit":
+            services.submit_withdrawal(application=application, actor=other_region_clerk, declaration_accepted=True)
+        else:
+            services.cancel_withdrawal(application=application, actor=other_region_clerk)
+    assert caught.value.code == "other_region"
+    assert refreshed(application).status == Status.DRAFT
+
+
+def test_a_refused_application_cannot_be_resubmitted(stopped_applicant, desk_reviewer):
+    application = submitted(stopped_applicant)
+    services.refuse_withdrawal(application=application, actor=desk_reviewer, reason="材料不实")
+    with pytest.raises(NotAllowed):
+        services.submit_withdrawal(application=application, actor=stopped_applicant.user, declaration_accepted=True)
+    assert refreshed(application).status == Status.REFUSED
+
+
+# Bank details -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["draft", "returned"])
+def test_the_citizen_changes_the_bank_account_while_draft_or_returned(stopped_applicant, desk_reviewer, stage):
+    application = start(stopped_applicant)
+    if stage == "returned":
+        upload_all(application)
+        services.submit_withdrawal(application=application, actor=stopped_applicant.user, declaration_accepted=True)
+        services.return_withdrawal(application=application, actor=desk_reviewer, missing_kinds=[], note="账号有误")
+    services.change_bank_account(
+        application=application, actor=stopped_applicant.user, bank_name="中国银行宁波分行",
+        bank_account_number="6217000012345678", bank_account_holder="张伟",
+    )
+    row = refreshed(application)
+    assert (row.bank_name, row.bank_account_number) == ("中国银行宁波分行", "6217000012345678")
+    versions = row.history.order_by("history_date")
+    assert versions.last().bank_account_number == "6217000012345678"
+    assert versions.last().history_user == stopped_applicant.user
+    assert "6222021234567890123" in versions.values_list("bank_account_number", flat=True)
+
+
+def test_the_bank_account_must_stay_in_the_applicants_name(stopped_applicant):
+    application = start(stopped_applicant)
+    with pytest.raises(ServiceError) as caught:
+        services.change_bank_account(
+            application=application, actor=stopped_applicant.user, bank_name="中国银行",
+            bank_account_number="6217000012345678", bank_account_holder="王芳",
+        )
+    assert caught.value.code == "bank_holder_mismatch"
+    assert refreshed(application).bank_account_number == "6222021234567890123"
+
+
+def test_the_bank_account_cannot_change_after_submission(stopped_applicant):
+    application = submitted(stopped_applicant)
+    with pytest.raises(ServiceError) as caught:
+        services.change_bank_account(
+            application=application, actor=stopped_applicant.user, bank_name="中国银行",
+            bank_account_number="6217000012345678", bank_account_holder="张伟",
+        )
+    assert caught.value.code == "not_editable"
+
+
+def test_a_counter_clerk_changes_the_bank_account_and_the_citizen_is_told(stopped_applicant, desk_reviewer):
+    application = start(stopped_applicant, actor=desk_reviewer, counter_clerk=desk_reviewer)
+    services.change_bank_account(
+        application=application, actor=desk_reviewer, bank_name="中国银行", bank_account_number="6217000012345678",
+        bank_account_holder="张伟",
+    )
+    assert refreshed(application).bank_account_number == "6217000012345678"
+    title, body = notices_of(stopped_applicant)[-1]
+    assert title == "收款账户已修改" and "尾号5678" in body

@@ -11,7 +11,7 @@ from review.materials import materials_of
 from withdrawals import services
 from withdrawals.models import WithdrawalApplication
 
-from .conftest import png_upload, refreshed, start, submitted, upload_all
+from .conftest import png_upload, record_death, refreshed, start, submitted, upload_all
 
 Status = WithdrawalApplication.Status
 
@@ -38,6 +38,8 @@ def citizen_urls(application):
         ("post", reverse("withdrawals:cancel", args=[application.pk])),
         ("post", reverse("withdrawals:submit", args=[application.pk])),
         ("post", reverse("withdrawals:upload", args=[application.pk, "id_card"])),
+        ("get", reverse("withdrawals:change_bank", args=[application.pk])),
+        ("post", reverse("withdrawals:change_bank", args=[application.pk])),
     ]
 
 
@@ -143,6 +145,7 @@ def test_a_refusal_from_the_rules_is_shown_on_the_form(client, applicant):
 
 
 def test_an_heir_applies_naming_the_deceased(client, applicant, outsider):
+    record_death(applicant)
     client.force_login(outsider.user)
     form_page = client.get(reverse("withdrawals:start", args=["holder_death"])).content.decode()
     assert "已故参保人身份证号码" in form_page
@@ -167,7 +170,8 @@ def test_an_heir_naming_someone_not_in_the_registry_is_told_so(client, applicant
             "bank_name": "中国银行", "bank_account_number": "6217000012345678", "bank_account_holder": "陈明",
         },
     )
-    assert "未找到姓名与身份证号码一致的参保人" in response.content.decode()
+    assert str(services.HEIR_LOOKUP_REFUSAL) in response.content.decode()
+    assert not WithdrawalApplication.objects.exists()
 
 
 # Materials, submission, cancelling ----------------------------------------------------------------
@@ -232,7 +236,11 @@ def test_submitting_a_complete_draft(owner, draft):
     assert response.status_code == 302
     assert refreshed(draft).status == Status.SUBMITTED
     html = owner.get(detail_url(draft)).content.decode()
-    assert "初审期限" in html and "已提交（待受理）" in html
+    assert "已提交（待受理）" in html
+    # Both steps still to come show their due dates on the timeline.
+    application = refreshed(draft)
+    assert f"初审期限：<time datetime=\"{application.first_review_due:%Y-%m-%d}\"" in html
+    assert f"到账期限：<time datetime=\"{application.payment_due:%Y-%m-%d}\"" in html
 
 
 def test_cancelling_asks_for_confirmation_first(owner, draft):
@@ -264,3 +272,77 @@ def test_the_timeline_shows_each_step(owner, stopped_applicant, desk_reviewer):
     html = owner.get(detail_url(application)).content.decode()
     assert "办理进度" in html
     assert html.index("草稿") < html.index("已提交（待受理）") < html.rindex("初审通过（待复核）")
+
+
+def test_another_citizen_gets_404_on_removing_a_file(client, draft, stopped_applicant, outsider):
+    material = services.add_withdrawal_material(
+        application=draft, kind="id_card", uploaded_file=png_upload(), actor=stopped_applicant.user
+    )
+    client.force_login(outsider.user)
+    response = client.post(reverse("withdrawals:remove_material", args=[draft.pk, material.pk]))
+    assert response.status_code == 404
+    assert materials_of(draft).count() == 1
+
+
+def test_a_returned_page_lists_what_to_replace_and_offers_no_submit_until_replaced(
+    owner, stopped_applicant, desk_reviewer
+):
+    application = submitted(stopped_applicant)
+    services.return_withdrawal(
+        application=application, actor=desk_reviewer, missing_kinds=["settlement_proof"], note="须经公证"
+    )
+    html = owner.get(detail_url(application)).content.decode()
+    assert "待重新上传" in html
+    assert "还缺少：出国（境）定居证明" in html
+    assert "材料已齐全" not in html
+    assert reverse("withdrawals:submit", args=[application.pk]) not in html
+    response = owner.post(reverse("withdrawals:submit", args=[application.pk]), {"declaration": "on"})
+    assert "还缺少：出国（境）定居证明" in response.content.decode()
+    assert refreshed(application).status == Status.RETURNED
+
+    owner.post(reverse("withdrawals:upload", args=[application.pk, "settlement_proof"]),
+               {"settlement_proof-file": png_upload("公证件.png")})
+    html = owner.get(detail_url(application)).content.decode()
+    assert "已重新上传" in html and "材料已齐全" in html
+    assert reverse("withdrawals:submit", args=[application.pk]) in html
+
+
+# Bank details -------------------------------------------------------------------------------------
+
+
+def test_the_owner_changes_the_bank_account_on_its_page(owner, draft):
+    url = reverse("withdrawals:change_bank", args=[draft.pk])
+    assert url in owner.get(detail_url(draft)).content.decode()
+    form_page = owner.get(url).content.decode()
+    assert "6222021234567890123" in form_page
+    response = owner.post(
+        url, {"bank_name": "中国银行", "bank_account_number": "6217 0000 1234 5678", "bank_account_holder": "张伟"}
+    )
+    assert response.status_code == 302 and response["Location"] == detail_url(draft)
+    row = refreshed(draft)
+    assert (row.bank_name, row.bank_account_number) == ("中国银行", "6217000012345678")
+
+
+def test_the_bank_page_refuses_an_account_in_another_name(owner, draft):
+    response = owner.post(
+        reverse("withdrawals:change_bank", args=[draft.pk]),
+        {"bank_name": "中国银行", "bank_account_number": "6217000012345678", "bank_account_holder": "王芳"},
+    )
+    assert "户名应为“张伟”" in response.content.decode()
+    assert refreshed(draft).bank_account_number == "6222021234567890123"
+
+
+def test_the_bank_page_is_closed_after_submission(owner, stopped_applicant):
+    application = submitted(stopped_applicant)
+    assert reverse("withdrawals:change_bank", args=[application.pk]) not in owner.get(
+        detail_url(application)).content.decode()
+    assert "收款账户已不能修改" in owner.get(reverse("withdrawals:change_bank", args=[application.pk])).content.decode()
+
+
+def test_another_citizen_gets_404_on_the_bank_page(client, draft, outsider):
+    client.force_login(outsider.user)
+    url = reverse("withdrawals:change_bank", args=[draft.pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"bank_name": "x", "bank_account_number": "6217000012345678",
+                             "bank_account_holder": "陈明"}).status_code == 404
+    assert refreshed(draft).bank_account_number == "6222021234567890123"
