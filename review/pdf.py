@@ -11,6 +11,7 @@ scanned and printed PDFs (DCT images, Flate page content) pass.
 import base64
 import re
 import zlib
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -304,7 +305,8 @@ def _value(data, match, stack, limit):
     if kind == "name":
         return Name(ESCAPE.sub(lambda escape: bytes([int(escape.group(1), 16)]), text[1:])), end
     if kind == "number":
-        return (int(text) if text.lstrip(b"+-").isdigit() else float(text)), end
+        # A PDF real is never money, but Decimal reads it exactly and keeps float off the codebase.
+        return (int(text) if text.lstrip(b"+-").isdigit() else Decimal(text.decode("ascii"))), end
     if text == b"R":
         items = stack[-1][1]
         # "12 0 R" arrives as 12, 0, R: the two numbers become one reference.
