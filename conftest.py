@@ -156,6 +156,19 @@ def make_staff(username, *region_codes, superuser=False):
 
 
 @pytest.fixture
+def storage(settings, tmp_path):
+    """Keep stored materials in a temporary folder, never in the project."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "materials-root")},
+        },
+    }
+    return tmp_path / "materials-root"
+
+
+@pytest.fixture
 def applicant(db):
     """A 宁波 in-service employee with ¥2,000.00 and a login."""
     person = make_employee(balance="2000.00", name="张伟")

@@ -43,6 +43,22 @@ class LoginForm(AuthenticationForm):
         return username.upper() if ID_WITH_LOWER_X.match(username) else username
 
 
+class IdNumberField(forms.CharField):
+    """An ID number checked against GB 11643-1999 and returned as the standard writes it (capital X)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 30)
+        kwargs.setdefault("help_text", _("18位，最后一位可能是字母X。"))
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"})
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        return parse_id_number(value).value if value else value
+
+
 class RegistrationForm(forms.Form):
     name = forms.CharField(
         label=_("姓名"),
@@ -50,13 +66,7 @@ class RegistrationForm(forms.Form):
         error_messages={"required": _("请填写姓名。")},
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
-    id_number = forms.CharField(
-        label=_("身份证号码"),
-        max_length=30,
-        help_text=_("18位，最后一位可能是字母X。"),
-        error_messages={"required": _("请填写身份证号码。")},
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
-    )
+    id_number = IdNumberField(label=_("身份证号码"), error_messages={"required": _("请填写身份证号码。")})
     phone = forms.CharField(
         label=_("预留手机号"),
         max_length=20,
@@ -80,9 +90,6 @@ class RegistrationForm(forms.Form):
 
     def clean_name(self):
         return self.cleaned_data["name"].strip()
-
-    def clean_id_number(self):
-        return parse_id_number(self.cleaned_data["id_number"]).value
 
     def clean_phone(self):
         phone = self.cleaned_data["phone"].replace(" ", "")

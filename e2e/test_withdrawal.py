@@ -19,15 +19,9 @@ DEMO_PASSWORD = "Demo@2026"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
+
 @pytest.fixture
-def demo_data(db, settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "materials-root")},
-        },
-    }
+def demo_data(db, storage):
     call_command("seed_demo", force=True)
 
 

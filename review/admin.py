@@ -51,8 +51,20 @@ class HolidayAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
 
+class StatusLabels:
+    """Columns that show an event's statuses by their Chinese labels."""
+
+    @admin.display(description=_("原状态"))
+    def from_label(self, obj):
+        return obj.label_of(obj.from_status)
+
+    @admin.display(description=_("新状态"))
+    def to_label(self, obj):
+        return obj.label_of(obj.to_status)
+
+
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+class EventAdmin(StatusLabels, ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["created_at", "content_type", "object_id", "from_label", "to_label", "actor", "note"]
     list_filter = ["content_type"]
     list_select_related = ["content_type", "actor"]
@@ -67,14 +79,6 @@ class EventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     def has_module_permission(self, request):
         return self.has_view_permission(request)
 
-    @admin.display(description=_("原状态"))
-    def from_label(self, obj):
-        return obj.label_of(obj.from_status)
-
-    @admin.display(description=_("新状态"))
-    def to_label(self, obj):
-        return obj.label_of(obj.to_status)
-
 
 class ApplicationInlineMixin(ReadOnlyAdmin):
     """Shown on an application's change page, which its own admin has already allowed the user to see."""
@@ -87,7 +91,7 @@ class ApplicationInlineMixin(ReadOnlyAdmin):
         return True
 
 
-class EventInline(ApplicationInlineMixin, GenericTabularInline):
+class EventInline(StatusLabels, ApplicationInlineMixin, GenericTabularInline):
     """The application's status changes, read-only, oldest first."""
 
     model = Event
@@ -98,14 +102,6 @@ class EventInline(ApplicationInlineMixin, GenericTabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("content_type", "actor")
-
-    @admin.display(description=_("原状态"))
-    def from_label(self, obj):
-        return obj.label_of(obj.from_status)
-
-    @admin.display(description=_("新状态"))
-    def to_label(self, obj):
-        return obj.label_of(obj.to_status)
 
 
 class MaterialInline(ApplicationInlineMixin, GenericTabularInline):

@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from accounts.identity import parse_id_number, validate_id_number
+from accounts.forms import IdNumberField
 
 from .models import WithdrawalApplication, WithdrawalReason
 
@@ -34,17 +34,11 @@ class BankAccountForm(forms.Form):
         error_messages={"required": _("请填写银行账户户名。")},
     )
 
-    def clean_bank_name(self):
-        return self.cleaned_data["bank_name"].strip()
-
     def clean_bank_account_number(self):
         number = re.sub(r"[\s-]", "", self.cleaned_data["bank_account_number"])
         if not BANK_ACCOUNT_PATTERN.match(number):
             raise ValidationError(_("银行账号应为8至32位数字。"), code="bank_account_number")
         return number
-
-    def clean_bank_account_holder(self):
-        return self.cleaned_data["bank_account_holder"].strip()
 
 
 def bank_initial(application, *, with_number=True):
@@ -64,23 +58,14 @@ class HeirForm(forms.Form):
     holder_name = forms.CharField(
         label=_("已故参保人姓名"), max_length=50, error_messages={"required": _("请填写已故参保人姓名。")}
     )
-    holder_id_number = forms.CharField(
-        label=_("已故参保人身份证号码"), max_length=30,
-        help_text=_("18位，最后一位可能是字母X。"),
-        error_messages={"required": _("请填写已故参保人身份证号码。")},
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    holder_id_number = IdNumberField(
+        label=_("已故参保人身份证号码"), error_messages={"required": _("请填写已故参保人身份证号码。")}
     )
     heir_relation = forms.ChoiceField(
         label=_("您与已故参保人的关系"),
         choices=[("", _("请选择"))] + list(WithdrawalApplication.HeirRelation.choices),
         error_messages={"required": _("请选择您与已故参保人的关系。")},
     )
-
-    def clean_holder_name(self):
-        return self.cleaned_data["holder_name"].strip()
-
-    def clean_holder_id_number(self):
-        return parse_id_number(self.cleaned_data["holder_id_number"]).value
 
 
 class HeirWithdrawalForm(HeirForm, BankAccountForm):
@@ -132,14 +117,12 @@ class SubmitForm(forms.Form):
 class CounterWithdrawalForm(BankAccountForm):
     """A clerk opens an application at the counter for a citizen who came in person or by proxy."""
 
-    applicant_id_number = forms.CharField(
-        label=_("申请人身份证号码"), max_length=30,
-        help_text=_("参保人本人申请的填本人；参保人死亡的填继承人。"),
+    applicant_id_number = IdNumberField(
+        label=_("申请人身份证号码"), help_text=_("参保人本人申请的填本人；参保人死亡的填继承人。")
     )
     reason = forms.ModelChoiceField(label=_("提取原因"), queryset=WithdrawalReason.objects.filter(enabled=True))
-    holder_id_number = forms.CharField(
-        label=_("已故参保人身份证号码"), max_length=30, required=False,
-        help_text=_("仅参保人死亡时填写。"),
+    holder_id_number = IdNumberField(
+        label=_("已故参保人身份证号码"), required=False, help_text=_("仅参保人死亡时填写。")
     )
     heir_relation = forms.ChoiceField(
         label=_("继承人与已故参保人的关系"), required=False,
@@ -149,23 +132,7 @@ class CounterWithdrawalForm(BankAccountForm):
         label=_("代办人姓名"), max_length=50, required=False,
         help_text=_("由他人代为办理的填写；申请人本人办理的不填。代办人须提供委托书。"),
     )
-    proxy_id_number = forms.CharField(
-        label=_("代办人身份证号码"), max_length=30, required=False, validators=[validate_id_number],
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
-    )
-
-    def clean_applicant_id_number(self):
-        return parse_id_number(self.cleaned_data["applicant_id_number"]).value
-
-    def clean_holder_id_number(self):
-        value = self.cleaned_data["holder_id_number"]
-        return parse_id_number(value).value if value else ""
-
-    def clean_proxy_name(self):
-        return self.cleaned_data["proxy_name"].strip()
-
-    def clean_proxy_id_number(self):
-        return self.cleaned_data["proxy_id_number"].strip().upper()
+    proxy_id_number = IdNumberField(label=_("代办人身份证号码"), required=False)
 
     def clean(self):
         cleaned = super().clean()

@@ -74,19 +74,6 @@ def make_dossier(dossier_model, db):
     return make
 
 
-@pytest.fixture
-def storage(settings, tmp_path):
-    """Keep stored materials in a temporary folder, never in the project."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "materials-root")},
-        },
-    }
-    return tmp_path / "materials-root"
-
-
 def grant(user, *codenames):
     """Give `user` permissions on the stand-in model and forget the cached ones."""
     permissions = Permission.objects.filter(content_type__model="dossier", codename__in=codenames)

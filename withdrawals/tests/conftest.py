@@ -81,16 +81,8 @@ def refreshed(application):
 
 
 @pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    """Keep uploaded materials in a temporary folder, never in the project."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "materials-root")},
-        },
-    }
-    return tmp_path / "materials-root"
+def _materials_in_tmp(storage):
+    """Every withdrawal test keeps its uploads out of the project (the root `storage` fixture)."""
 
 
 @pytest.fixture
