@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -127,11 +128,18 @@ def _attach_personal_account(enrolment):
     """Link the person's open account in the region to the enrolment, or open one; True if kept."""
     # A new job in the same region is a new enrolment, but the money, its statement and its credits
     # stay in the one account; only a closed or transferred-out account is left behind.
+    region = enrolment.region
+    same_pool = Q(region=region)
+    if region.province.accounts_province_wide:
+        # Accounts used province-wide (省内个人账户通用): the account follows its holder to another region of
+        # the province with its money, so a transfer there moves none; the account's region of record
+        # changes only when that transfer (转移接续) completes.
+        same_pool = Q(region__province_id=region.province_id)
     account = (
         Account.objects.select_for_update(of=("self",))
         .filter(
+            same_pool,
             kind=Account.Kind.PERSONAL,
-            region=enrolment.region,
             enrolment__person=enrolment.person,
             status__in=CONTINUING_STATUSES,
         )
@@ -156,6 +164,52 @@ def stop_enrolment(*, enrolment, ended_on=None, status=Enrolment.Status.STOPPED)
     locked.ended_on = ended_on or timezone.localdate()
     locked.save(update_fields=["status", "ended_on"])
     enrolment.status, enrolment.ended_on = locked.status, locked.ended_on
+    return locked
+
+
+@transaction.atomic
+def record_transfer_out(*, enrolment):
+    """Mark a stopped enrolment as transferred out (已转出): its relationship has moved to another region."""
+    locked = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
+    if locked.status != Enrolment.Status.STOPPED:
+        raise ServiceError(
+            _("该参保登记为“%(status)s”，只有停保的登记才能办理转出。") % {"status": locked.get_status_display()},
+            code="not_stopped",
+        )
+    locked.status = Enrolment.Status.TRANSFERRED_OUT
+    locked.save(update_fields=["status"])
+    enrolment.status = locked.status
+    return locked
+
+
+def add_contribution_months(*, enrolment, months):
+    """Add the contribution months (缴费年限) carried over from another region to an enrolment."""
+    if months < 0:
+        raise ValueError("months must not be negative")
+    # An F() update: a clerk correcting the same enrolment at the same moment loses nothing.
+    Enrolment.objects.filter(pk=enrolment.pk).update(contribution_months=F("contribution_months") + months)
+    enrolment.refresh_from_db(fields=["contribution_months"])
+    return enrolment
+
+
+@transaction.atomic
+def change_account_region(*, account, region):
+    """Record a personal account under another region of the same province, its money untouched."""
+    locked = Account.objects.select_for_update().select_related("region").get(pk=account.pk)
+    if locked.kind != Account.Kind.PERSONAL:
+        raise ServiceError(_("只有个人账户可以变更参保地。"), code="not_personal")
+    if locked.region.province_id != region.province_id:
+        raise ServiceError(_("个人账户只能在同一省内变更参保地。"), code="other_province")
+    if locked.status != Account.Status.ACTIVE:
+        # A freeze stays with the region that made it (its clerks alone see the account to lift it), as a
+        # frozen account's money stays where it is; the change waits until the account is usable again.
+        raise ServiceError(
+            _("个人账户当前为“%(status)s”状态，暂不能变更参保地。") % {"status": locked.get_status_display()},
+            code="account_unavailable",
+        )
+    locked.region = region
+    locked.save(update_fields=["region"])
+    account.region = region
     return locked
 
 

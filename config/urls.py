@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("review.urls")),
     path("withdrawals/", include("withdrawals.urls")),
+    path("transfers/", include("transfers.urls")),
 ]

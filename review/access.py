@@ -1,4 +1,4 @@
-"""Who may see an application and its materials: the applicant, or staff of its region with permission."""
+"""Who may see an application and its materials: the applicant, or permitted staff of a region it concerns."""
 
 from accounts.scoping import regions_of
 
@@ -8,14 +8,24 @@ def is_applicant(user, application):
     return user.is_active and user.person_id is not None and application.applicant_id == user.person_id
 
 
+def regions_concerned(application):
+    """Return the ids of the regions whose staff handle the application.
+
+    An application names the region it was lodged with; one that two regions handle (a transfer: the
+    region it leaves and the region it joins) says so with a `regions_concerned()` method of its own.
+    """
+    own = getattr(application, "regions_concerned", None)
+    return list(own()) if own is not None else [application.region_id]
+
+
 def is_reviewing_staff(user, application):
-    """Return whether `user` is staff of the application's region who may view such applications."""
+    """Return whether `user` is staff of a region the application concerns who may view such applications."""
     if not (user.is_active and user.is_staff):
         return False
     opts = application._meta
     if not user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
         return False
-    return user.is_superuser or regions_of(user).filter(pk=application.region_id).exists()
+    return user.is_superuser or regions_of(user).filter(pk__in=regions_concerned(application)).exists()
 
 
 def can_view_application(user, application):

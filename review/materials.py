@@ -147,10 +147,15 @@ def materials_of(application):
     return Material.objects.for_object(application)
 
 
-def add_material(*, application, kind, uploaded_file, actor):
-    """Check an uploaded file and attach it to `application`; return the new Material."""
+def add_material(*, application, kind, uploaded_file, actor, checked=None):
+    """Check an uploaded file and attach it to `application`; return the new Material.
+
+    `checked`, what check_upload returned for this same file, spares checking it twice: a caller that
+    takes locks of its own checks the file before taking them.
+    """
     # Decoding and re-encoding take a moment: do it before taking any lock.
-    checked = check_upload(uploaded_file)
+    if checked is None:
+        checked = check_upload(uploaded_file)
     material = Material(
         content_type=ContentType.objects.get_for_model(application),
         object_id=application.pk,

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from conftest import make_staff
-from review.access import can_view_application
+from review.access import can_view_application, is_reviewing_staff, regions_concerned
 from review.materials import add_material
 
 from .conftest import grant
@@ -127,3 +127,22 @@ def test_a_file_missing_from_storage_gets_404(client, applicant, material):
 def test_posting_is_not_allowed(client, applicant, material):
     client.force_login(applicant.user)
     assert client.post(url(material)).status_code == 405
+
+
+def test_an_application_names_its_own_region_unless_it_says_which_regions_it_concerns(material):
+    dossier = material.application
+    assert regions_concerned(dossier) == [dossier.region_id]
+    dongguan = make_staff("clerk_dg", "441900").staff_profile.regions.get()
+    dossier.regions_concerned = lambda: [dossier.region_id, dongguan.pk]
+    assert regions_concerned(dossier) == [dossier.region_id, dongguan.pk]
+
+
+def test_staff_of_every_region_the_application_concerns_may_view_it(material):
+    dossier = material.application
+    clerk = grant(make_staff("clerk_dg", "441900"), "view_dossier")
+    assert not is_reviewing_staff(clerk, dossier)
+    dongguan = clerk.staff_profile.regions.get()
+    dossier.regions_concerned = lambda: [dossier.region_id, dongguan.pk]
+    assert is_reviewing_staff(clerk, dossier)
+    stranger = grant(make_staff("clerk_nj", "320100"), "view_dossier")
+    assert not is_reviewing_staff(stranger, dossier)

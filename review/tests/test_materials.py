@@ -7,7 +7,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from PIL import Image
 
-from review.materials import MAX_MATERIALS, add_material, clean_original_name, materials_of, remove_material
+from review import materials as review_materials
+from review.materials import (
+    MAX_MATERIALS,
+    add_material,
+    check_upload,
+    clean_original_name,
+    materials_of,
+    remove_material,
+)
 from review.models import Material
 
 from .files import exif_with_gps, jpeg_bytes, pdf_bytes, png_bytes, upload
@@ -55,6 +63,16 @@ def test_the_stored_image_is_the_re_encoded_one(dossier, storage):
     (path,) = stored_files(storage)
     assert material.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert material.size == path.stat().st_size
+
+
+def test_a_file_checked_beforehand_is_not_checked_again(dossier, storage, monkeypatch):
+    file = upload("a.png", png_bytes())
+    checked = check_upload(file)
+    monkeypatch.setattr(review_materials, "check_upload", lambda *args: pytest.fail("checked twice"))
+    material = add_material(application=dossier, kind="身份证", uploaded_file=file, actor=None, checked=checked)
+    (path,) = stored_files(storage)
+    assert path.read_bytes() == checked.content
+    assert material.sha256 == checked.sha256
 
 
 def test_the_stored_photo_carries_no_exif_and_no_gps_position(dossier, storage):

@@ -1,0 +1,13 @@
+// The print button of the transfer record; without scripts the browser's own print menu does the same.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", function () {
+  var button = document.querySelector("[data-print]");
+  if (!button) {
+    return;
+  }
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    window.print();
+  });
+});
