@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("review.urls")),
+    path("sharing/", include("sharing.urls")),
     path("withdrawals/", include("withdrawals.urls")),
     path("transfers/", include("transfers.urls")),
 ]

@@ -1,8 +1,8 @@
 """Load the demo people, logins and balances of DESIGN.md; running it again changes nothing.
 
-Still to come: the family-sharing binding 张伟 → 张小雨 (direct, no quota) and the institution
-`demo-pharmacy` with its API token. Both belong to the `sharing` app; this command will create them once
-that app has its models.
+Feature apps add their own demo records (the sharing binding 张伟 → 张小雨, the institution
+`demo-pharmacy`) through a `seed_demo()` method on their AppConfig, which this command calls after the
+people exist; so `accounts` imports none of them.
 """
 
 import datetime
@@ -126,6 +126,9 @@ class Command(BaseCommand):
                 self.seed_staff(username, desk, codes, clerks) for username, (desk, codes) in STAFF.items()
             ]
             created.append(self.seed_superuser())
+            for config in apps.get_app_configs():
+                if hasattr(config, "seed_demo"):
+                    created.append(config.seed_demo())
         self.stdout.write(
             self.style.SUCCESS(
                 _(
