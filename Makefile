@@ -36,3 +36,8 @@ $(VENV)/.installed: requirements.txt
 
 clean:
 	rm -rf $(VENV) staticfiles e2e/artifacts
+
+# The settlement benchmark (README, "Benchmark"): PostgreSQL and wrk, never part of `make test`.
+.PHONY: bench
+bench: $(VENV)/.installed
+	$(PY) bench/run.py $(BENCH_ARGS)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("sharing/", include("sharing.urls")),
     path("withdrawals/", include("withdrawals.urls")),
     path("transfers/", include("transfers.urls")),
+    path("api/v1/", include("sharing.api_urls")),
 ]

@@ -634,12 +634,11 @@ def transfer_out(*, application, actor, note=""):
 def _send_balance(application, actor):
     old_account = application.old_account
     transit = system_account(application.old_region, Account.Kind.TRANSIT)
-    # Lock both rows in id order, as the ledger does, and read the balance under the lock: the whole
-    # balance moves, including a credit that landed a moment ago.
-    rows = Account.objects.select_for_update().filter(pk__in=[old_account.pk, transit.pk]).order_by("pk")
-    locked = {account.pk: account for account in rows}
+    # Lock the personal account and read the balance under the lock: the whole balance moves, including a
+    # credit that landed a moment ago. Only the citizen's row: the ledger locks system accounts such as
+    # the transit account last, and a lock on it taken here would break that order.
+    personal = Account.objects.select_for_update().get(pk=old_account.pk)
     _recheck_for_staff(application, _("转出"))
-    personal = locked[old_account.pk]
     fields = ["amount", "contribution_months"]
     old_enrolment = Enrolment.objects.get(pk=application.old_enrolment_id)
     application.contribution_months = old_enrolment.contribution_months
@@ -650,7 +649,7 @@ def _send_balance(application, actor):
         if amount > 0:
             application.out_journal = ledger.post(
                 kind=JournalTransaction.Kind.TRANSFER_OUT,
-                lines=[ledger.Line(personal, -amount), ledger.Line(locked[transit.pk], amount)],
+                lines=[ledger.Line(personal, -amount), ledger.Line(transit, amount)],
                 description=_("转出至%(new)s %(number)s") % _names(application),
                 idempotency_key=f"transfer-out:{application.pk}",
                 actor=actor,

@@ -484,15 +484,10 @@ def approve_withdrawal(*, application, actor, note=""):
 
 def _move_balance_to_payable(application, actor):
     payable = system_account(application.region, Account.Kind.WITHDRAWALS_PAYABLE)
-    # Lock both rows in id order, as the ledger does, and read the balance under the lock: the whole
-    # balance moves, including a credit or a settlement that landed a moment ago.
-    locked = {
-        account.pk: account
-        for account in Account.objects.select_for_update().filter(
-            pk__in=[application.account_id, payable.pk]
-        ).order_by("pk")
-    }
-    personal = locked[application.account_id]
+    # Lock the personal account and read the balance under the lock: the whole balance moves, including a
+    # credit or a settlement that landed a moment ago. Only the citizen's row: the ledger locks system
+    # accounts such as the payable last, and a lock on it taken here would break that order.
+    personal = Account.objects.select_for_update().get(pk=application.account_id)
     try:
         # Frozen, re-enrolled or emptied since the first review: refuse before any money moves.
         _recheck_conditions(application, personal)
@@ -504,7 +499,7 @@ def _move_balance_to_payable(application, actor):
     amount = personal.balance
     journal = ledger.post(
         kind=JournalTransaction.Kind.WITHDRAWAL,
-        lines=[ledger.Line(personal, -amount), ledger.Line(locked[payable.pk], amount)],
+        lines=[ledger.Line(personal, -amount), ledger.Line(payable, amount)],
         description=_("余额提取 %(number)s") % {"number": application.number},
         idempotency_key=f"withdrawal-approve:{application.pk}",
         actor=actor,

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from accounts import ledger
 from accounts.ledger import AccountUnavailable, InsufficientFunds, InvalidPosting, Line
@@ -192,23 +193,16 @@ def test_same_key_with_different_lines_is_refused_as_a_conflict(account, payable
     assert (balance_of(account), balance_of(payable)) == (Decimal("90.00"), Decimal("10.00"))
 
 
-def test_a_conflict_found_only_at_insert_time_is_refused_too(account, payable, monkeypatch):
-    # Another request inserted the key between this one's look-up and its insert.
+def test_a_conflict_found_only_at_insert_time_is_refused_too(account, payable):
+    # Another request inserted the key a moment ago. There is no look-up before the insert for it to slip
+    # past (an earlier version looked the key up first, and this test simulated a miss of that look-up):
+    # the journal row's insert meets the unique key, before any balance moves.
     pay(account, payable, "10.00", idempotency_key="settlement:ph1:abc")
-    real_filter = JournalTransaction.objects.filter
-    looked_up = []
 
-    def miss_the_first_look_up(*args, **kwargs):
-        if "idempotency_key" in kwargs and not looked_up:
-            looked_up.append(True)
-            return JournalTransaction.objects.none()
-        return real_filter(*args, **kwargs)
-
-    monkeypatch.setattr(JournalTransaction.objects, "filter", miss_the_first_look_up)
-
-    with pytest.raises(ledger.IdempotencyConflict):
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ledger.IdempotencyConflict):
         pay(account, payable, "11.00", idempotency_key="settlement:ph1:abc")
 
+    assert not [q["sql"] for q in queries if q["sql"].startswith(f"UPDATE {Account._meta.db_table}")]
     assert balance_of(account) == Decimal("90.00")
 
 
@@ -383,3 +377,125 @@ def test_audit_names_the_transaction_and_account_of_a_tampered_entry(account):
 
     assert f"交易 #{entry.transaction_id} 的分录合计为 50.00，不为 0.00" in found
     assert f"账户 #{account.pk}（个人账户）余额为 100.00，但其分录合计为 150.00" in found
+
+
+# Postings without a savepoint of their own, system accounts updated last -------------------------
+
+
+def running_balances_disagree():
+    """Entries whose balance_after is not the one before plus their amount, per account in id order."""
+    wrong, last = [], {}
+    for entry in LedgerEntry.objects.order_by("id").only("id", "account_id", "amount", "balance_after"):
+        expected = last.get(entry.account_id, Decimal("0.00")) + entry.amount
+        if entry.balance_after != expected:
+            wrong.append((entry.pk, entry.account_id, entry.balance_after, expected))
+        last[entry.account_id] = entry.balance_after
+    return wrong
+
+
+def test_a_refused_posting_under_a_used_key_answers_the_earlier_posting(account, payable, reviewer):
+    first = pay(account, payable, "10.00", idempotency_key="settlement:ph1:frozen")
+    change_account_status(account=account, to_status=Account.Status.FROZEN, actor=reviewer, reason="测试")
+
+    again = pay(Account.objects.get(pk=account.pk), payable, "10.00", idempotency_key="settlement:ph1:frozen")
+
+    assert again.pk == first.pk and again.replayed is True
+    assert balance_of(account) == Decimal("90.00")
+
+
+def test_a_refusal_inside_the_callers_transaction_leaves_it_usable(account, payable):
+    with transaction.atomic():
+        with pytest.raises(InsufficientFunds):
+            pay(account, payable, "500.00")
+        journal = pay(account, payable, "30.00")
+        assert not transaction.get_rollback()
+    assert journal.entries.count() == 2
+    assert (balance_of(account), balance_of(payable)) == (Decimal("70.00"), Decimal("30.00"))
+    assert ledger.audit() == [] and running_balances_disagree() == []
+
+
+def test_an_account_that_does_not_exist_is_refused_and_dooms_the_callers_transaction(account):
+    before = ledger_rows()
+    unused_id = Account.objects.order_by("-pk").first().pk + 1000
+    missing = Account(pk=unused_id, kind=Account.Kind.INSTITUTIONS_PAYABLE)
+    with transaction.atomic():
+        with pytest.raises(InvalidPosting):
+            pay(account, missing, "10.00")
+        # The journal row was written before the missing account showed: nothing of it may be committed.
+        assert transaction.get_rollback()
+    assert ledger_rows() == before
+    assert balance_of(account) == Decimal("100.00")
+
+
+def test_a_citizens_account_passed_as_a_system_account_is_still_checked(account, payable):
+    # Which accounts are citizens' is read from the database, whatever the caller's object says.
+    disguised = Account(pk=account.pk, kind=Account.Kind.INSTITUTIONS_PAYABLE)
+    with pytest.raises(InsufficientFunds):
+        ledger.post(
+            kind=SETTLEMENT,
+            lines=[Line(disguised, Decimal("-100.01")), Line(payable, Decimal("100.01"))],
+            description="药店结算",
+        )
+    assert balance_of(account) == Decimal("100.00")
+
+
+def test_a_posting_between_two_system_accounts_records_each_balance_after(payable):
+    paid_out = system_account(region(), Account.Kind.PAID_OUT)
+    ledger.post(
+        kind=JournalTransaction.Kind.PAYOUT,
+        lines=[Line(payable, Decimal("-12.34")), Line(paid_out, Decimal("12.34"))],
+        description="支付",
+    )
+    journal = ledger.post(
+        kind=JournalTransaction.Kind.PAYOUT,
+        lines=[Line(paid_out, Decimal("-2.34")), Line(payable, Decimal("2.34"))],
+        description="退回",
+    )
+
+    assert {e.account_id: e.balance_after for e in journal.entries.all()} == {
+        payable.pk: Decimal("-10.00"),
+        paid_out.pk: Decimal("10.00"),
+    }
+    assert (payable.balance, paid_out.balance) == (Decimal("-10.00"), Decimal("10.00"))
+    assert ledger.audit() == [] and running_balances_disagree() == []
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_postings_of_many_citizens_through_one_system_account_keep_balances_exact():
+    """Twelve threads post 240 settlements and refunds for 24 citizens through one institutions account.
+
+    The institutions account is locked only by each posting's last UPDATE: every entry's balance_after must
+    still be the running balance in entry id order, for it and for every citizen, and nothing may deadlock
+    although the refunds (money out of the system account) cross the settlements.
+    """
+    accounts = [personal_account("1000.00") for _ in range(24)]
+    payable = system_account(region(), Account.Kind.INSTITUTIONS_PAYABLE)
+    fund(payable, Decimal("500.00"))  # so that refunds may come first
+    start = threading.Barrier(12)
+
+    def post(number):
+        if number < 12:
+            start.wait()
+        account = Account.objects.get(pk=accounts[number % len(accounts)].pk)
+        amount = Decimal(number % 7 + 1) + Decimal("0.01") * (number % 100)
+        try:
+            if number % 5 == 4:  # a refund: from the institutions account back to the citizen
+                ledger.post(
+                    kind=JournalTransaction.Kind.REFUND,
+                    lines=[Line(Account.objects.get(pk=payable.pk), -amount), Line(account, amount)],
+                    description="退款",
+                )
+                return -amount
+            pay(account, Account.objects.get(pk=payable.pk), str(amount))
+            return amount
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        moved = sum(pool.map(post, range(240)), Decimal("0.00"))
+
+    assert balance_of(payable) == Decimal("500.00") + moved
+    assert sum(balance_of(account) for account in accounts) == Decimal("24000.00") - moved
+    assert ledger.audit() == []
+    assert running_balances_disagree() == []

@@ -1,5 +1,6 @@
 """Production settings: what `check --deploy` says, the secret key, the password hasher, static files."""
 
+import json
 import os
 import runpy
 import secrets
@@ -79,3 +80,21 @@ def test_sessions_time_out_when_idle_not_at_a_fixed_time_after_login():
 def test_django_axes_keeps_login_names_out_of_the_admin():
     assert config.settings.AXES_ENABLE_ADMIN is False
     assert config.settings.AXES_DISABLE_ACCESS_LOG is True
+
+
+def database_options(**env_overrides):
+    """The OPTIONS of the default database the settings build from `env_overrides` (nothing connects)."""
+    code = "import json; from django.conf import settings; print(json.dumps(settings.DATABASES['default']))"
+    result = run_django("shell", "-v", "0", "-c", code, **env_overrides)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]).get("OPTIONS", {})
+
+
+def test_postgresql_statements_are_prepared_unless_turned_off():
+    url = "postgres://portal@db.internal:5432/portal"
+    prepared = {"server_side_binding": True, "prepare_threshold": 5}
+    assert database_options(DATABASE_URL=url).items() >= prepared.items()
+    turned_off = database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="false")
+    assert "server_side_binding" not in turned_off
+    # SQLite has no such options.
+    assert "server_side_binding" not in database_options(DATABASE_URL="sqlite:///unused.sqlite3")

@@ -1,3 +1,3 @@
-"""The sharing desk: bindings, with their quota top-ups and the premiums paid for relatives."""
+"""The sharing desk: bindings (and their premiums and quotas) and the institution side (settlements, misuse)."""
 
-from . import bindings  # noqa: F401  (registers its ModelAdmins)
+from . import bindings, institutions  # noqa: F401  (each module registers its ModelAdmins)

@@ -1,0 +1,130 @@
+"""Plain-SQL writes and reads of model rows, for the few paths where the ORM's cost shows.
+
+A settlement (`sharing.settlement`) and its posting (`accounts.ledger`) run a dozen statements; building each
+through the ORM costs several times what PostgreSQL spends running it. These helpers write and read the
+same rows with the statement text built once per model and row count, the values converted by the model's
+own fields (`get_db_prep_save`), so PostgreSQL and SQLite get exactly what the ORM would send. They skip
+what the ORM adds around a save: no signals are sent (as with `bulk_create`), no validation is run. Use them
+only where the ORM's cost matters; everywhere else the ORM is clearer.
+"""
+
+from decimal import Decimal
+from functools import cache
+
+from django.db import DatabaseError, connection
+from django.db.models import DEFERRED
+
+
+def insert(objs):
+    """INSERT unsaved instances of one model in one statement and set their ids, like `bulk_create`."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    fields = _insert_fields(model)
+    values = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="insert")
+        values += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(model, len(objs)), values)
+        ids = [row[0] for row in cursor.fetchall()]
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs
+
+
+def update(obj, field_names):
+    """UPDATE the given fields of a saved instance, like `save(update_fields=...)` without its signals."""
+    meta = obj._meta
+    fields = [meta.get_field(name) for name in field_names]
+    obj._prepare_related_fields_for_save(operation_name="update")
+    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
+    pk = meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {assignments} "
+            f"WHERE {connection.ops.quote_name(pk.column)} = %s",
+            [field.get_db_prep_save(field.pre_save(obj, False), connection) for field in fields]
+            + [pk.get_db_prep_value(obj.pk, connection)],
+        )
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"Updating {meta.object_name} #{obj.pk} affected {cursor.rowcount} rows.")
+
+
+def instance(model, **values):
+    """An instance of `model` from column values our own SQL read, as the ORM builds one (`from_db`).
+
+    Each value goes through its field's converters, as the ORM's would (SQLite returns dates as text and
+    decimals as floats). Fields not given are deferred: loaded from the database if anything reads them.
+    """
+    fields = model._meta.concrete_fields
+    return model.from_db(
+        connection.alias,
+        [field.attname for field in fields if field.attname in values],
+        [
+            _converted(model, field, values[field.attname]) if field.attname in values else DEFERRED
+            for field in fields
+        ],
+    )
+
+
+def select_one(model, field_name, value):
+    """The instance whose (unique) `field_name` is `value`, every column read; None if there is none."""
+    field = model._meta.get_field(field_name)
+    with connection.cursor() as cursor:
+        cursor.execute(_select_sql(model, field_name), [field.get_db_prep_value(value, connection)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return instance(model, **{field.attname: value for field, value in zip(model._meta.concrete_fields, row)})
+
+
+def money(value):
+    """A decimal column's value as a two-place Decimal (SQLite returns floats)."""
+    if not isinstance(value, Decimal):
+        value = Decimal(str(value))
+    return value.quantize(Decimal("0.01"))
+
+
+def marks(values):
+    """`%s, %s, ...`: one placeholder per value, for an `IN (...)` list."""
+    return ", ".join(["%s"] * len(values))
+
+
+@cache
+def _insert_fields(model):
+    return [field for field in model._meta.concrete_fields if not field.primary_key]
+
+
+@cache
+def _insert_sql(model, rows):
+    quote = connection.ops.quote_name
+    fields = _insert_fields(model)
+    columns = ", ".join(quote(field.column) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)} "
+        f"RETURNING {quote(model._meta.pk.column)}"
+    )
+
+
+@cache
+def _select_sql(model, field_name):
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    where = quote(model._meta.get_field(field_name).column)
+    return f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {where} = %s"
+
+
+def _converted(model, field, value):
+    column, converters = _converters(model, field)
+    for converter in converters:
+        value = converter(value, column, connection)
+    return value
+
+
+@cache
+def _converters(model, field):
+    column = field.get_col(model._meta.db_table)
+    return column, tuple(connection.ops.get_db_converters(column) + column.get_db_converters(connection))

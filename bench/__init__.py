@@ -1,0 +1,1 @@
+"""Benchmarks: seed data at scale, drive a production-like server with wrk, print figures (see README)."""
