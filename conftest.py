@@ -2,13 +2,20 @@
 
 import datetime
 import itertools
+import os
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import sms
+from accounts.step_up import mark_phone_proven
 from accounts import ledger
 from accounts.identity import check_character
 from accounts.models import Account, Enrolment, JournalTransaction, Person, Region, StaffProfile, User
@@ -50,6 +57,61 @@ def _restore_seeded_rows_after_committing_tests(items):
         if commits and not options.get("serialized_rollback"):
             options["serialized_rollback"] = True
             item.add_marker(pytest.mark.django_db(*(marker.args if marker else ()), **options), append=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_redis_database_per_worker():
+    """Give each pytest-xdist worker its own Redis database when the cache is Redis.
+
+    Every test clears the cache, and RedisCache.clear() flushes the whole database: two workers sharing
+    one would wipe each other's throttle counters mid-test. CACHE_URL names the first database (…/1);
+    worker gwN uses database 1 + N.
+    """
+    location = settings.CACHES["default"].get("LOCATION", "")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if "RedisCache" not in settings.CACHES["default"]["BACKEND"]:
+        yield
+        return
+    base, _slash, number = location.rpartition("/")
+    database = int(number or 0) + int(worker.removeprefix("gw") or 0)
+    with override_settings(CACHES={"default": {**settings.CACHES["default"], "LOCATION": f"{base}/{database}"}}):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _sms_to_the_test_outbox(settings):
+    """Keep every text message in accounts.sms.outbox, empty at the start of each test."""
+    settings.SMS_BACKEND = "locmem"
+    sms.outbox.clear()
+    yield sms.outbox
+    sms.outbox.clear()
+
+
+@pytest.fixture(autouse=True)
+def _forced_logins_stand_for_full_ones(request):
+    """Let `client.force_login()` and `admin_client` stand for a full login with its proofs.
+
+    Staff pass the second factor; citizens have proven the reserved phone a moment ago, so pages behind the
+    step-up carry on at once. Tests of those proofs (marked `real_login`) and browser tests go through the
+    real forms instead. Only force_login is affected: its request has no path.
+    """
+    if request.node.get_closest_marker("real_login") or request.node.get_closest_marker("e2e"):
+        yield
+        return
+
+    def verify(sender, request, user, **kwargs):
+        if request.path != "":
+            return
+        if user.is_staff:
+            device, _created = TOTPDevice.objects.get_or_create(user=user, defaults={"name": "测试"})
+            request.user = user
+            otp_login(request, device)
+        elif user.person_id is not None:
+            mark_phone_proven(request)
+
+    user_logged_in.connect(verify, dispatch_uid="forced-staff-login-verified")
+    yield
+    user_logged_in.disconnect(dispatch_uid="forced-staff-login-verified")
 
 
 @pytest.fixture(autouse=True)

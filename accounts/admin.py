@@ -15,12 +15,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
+from .access_log import RecordsDataAccess, access_record_csv, record_access, record_id_number_search
 from .identity import mask_digits, mask_id_number, validate_id_number
 from .models import (
     Account,
+    PersonalDataAccess,
+    SecondFactorReset,
     AccountStatusChange,
     Enrolment,
     JournalTransaction,
@@ -34,6 +39,7 @@ from .models import (
     User,
 )
 from .scoping import RegionListFilter, RegionScopedAdmin, regions_of
+from .second_factor import reset_second_factor
 from .services import ServiceError
 
 # The session key naming the person a clerk has just added, whose ID number the enrolment form may prefill.
@@ -215,7 +221,9 @@ class PersonSearchMixin:
             condition = Q(**{f"{prefix}id_number": term.upper()})
         else:
             condition = Q(**{f"{prefix}name__icontains": term})
-        return queryset.filter(condition | Q(**{f"{prefix}card_number": term})), False
+        found = queryset.filter(condition | Q(**{f"{prefix}card_number": term}))
+        record_id_number_search(request=request, term=term, found=found)
+        return found, False
 
 
 def admin_link(obj, text=None):
@@ -306,8 +314,9 @@ class EnrolmentInline(ReadOnlyInline, admin.TabularInline):
 
 
 @admin.register(Person)
-class PersonAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
+class PersonAdmin(RecordsDataAccess, PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
     region_lookup = "enrolments__region"
+    access_label = _("参保人员信息")
     form = PersonAdminForm
     list_display = ("masked_id", "name", "active_region", "masked_card_number")
     list_display_links = ("masked_id", "name")
@@ -338,6 +347,12 @@ class PersonAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def people_of(self, person):
+        return [person.pk]
+
+    def access_reference(self, person):
+        return ""
+
     @admin.display(description=_("身份证号码"), ordering="id_number")
     def masked_id(self, person):
         return mask_id_number(person.id_number)
@@ -360,6 +375,16 @@ class PersonAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
         user = getattr(person, "user", None)
         return admin_link(user, _("已注册")) if user else _("未注册")
 
+    def save_model(self, request, obj, form, change):
+        """A changed reserved phone goes through the service, which texts the old and the new number."""
+        if change and "phone" in form.changed_data:
+            new_phone = obj.phone
+            obj.phone = form.initial["phone"]
+            super().save_model(request, obj, form, change)
+            services.change_reserved_phone(person=obj, phone=new_phone, actor=request.user)
+        else:
+            super().save_model(request, obj, form, change)
+
     def response_add(self, request, obj, post_url_continue=None):
         """Go on to record the new person's enrolment: until then the person is in no region."""
         enrolments = self.admin_site.get_model_admin(Enrolment)
@@ -373,7 +398,8 @@ class PersonAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
 
 
 @admin.register(Enrolment)
-class EnrolmentAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
+class EnrolmentAdmin(RecordsDataAccess, PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
+    access_label = _("参保登记")
     person_prefix = "person__"
     form = EnrolmentChangeForm
     list_display = (
@@ -394,6 +420,9 @@ class EnrolmentAdmin(PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def people_of(self, enrolment):
+        return [enrolment.person_id]
 
     @admin.display(description=_("个人账户"))
     def account_link(self, enrolment):
@@ -481,7 +510,8 @@ class AccountStatusChangeInline(ReadOnlyInline, admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
+class AccountAdmin(RecordsDataAccess, PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
+    access_label = _("个人账户")
     person_prefix = "enrolment__person__"
     list_display = ("number", "holder", "kind", "region", "status", "balance", "hold")
     list_select_related = ("region", "enrolment__person")
@@ -514,6 +544,10 @@ class AccountAdmin(PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
     @admin.display(description=_("持有人"))
     def holder(self, account):
         return account.enrolment.person if account.enrolment_id else None
+
+    def people_of(self, account):
+        # A personal account; system accounts and quotas belong to no one citizen's record.
+        return [account.enrolment.person_id] if account.enrolment_id else []
 
     @admin.display(description=_("账务明细"))
     def ledger(self, account):
@@ -581,6 +615,18 @@ class LedgerEntryAdmin(ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
     search_help_text = _("输入交易编号。")
     fields = ("transaction", "account", "amount", "balance_after")
 
+    def changelist_view(self, request, extra_context=None):
+        """The entries of one account (the account page's link) are that citizen's statement: record the look."""
+        response = super().changelist_view(request, extra_context)
+        account_id = request.GET.get("account", "")
+        if request.method == "GET" and response.status_code == 200 and account_id.isdigit():
+            holder = (
+                self.get_queryset(request).filter(account_id=account_id)
+                .values_list("account__enrolment__person_id", flat=True).first()
+            )
+            record_access(request=request, person_ids=[holder], what=_("个人账户明细"), reference=account_id)
+        return response
+
 
 @admin.register(MonthlyCredit)
 class MonthlyCreditAdmin(ReadOnlyAdmin, PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
@@ -645,9 +691,20 @@ class UserAdmin(SuperuserOnlyAdmin, auth_admin.UserAdmin):
     search_fields = ("first_name", "last_name", "email")
     search_help_text = _("输入完整的登录名（参保人为18位身份证号码）、姓名或电子邮箱。")
     inlines = [StaffProfileInline]
+    actions = ["reset_second_factors"]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is None or obj.is_staff else []
+
+    @admin.action(description=_("重置身份验证器（手机丢失时）"), permissions=["change"], location=BOTH_LOCATIONS)
+    def reset_second_factors(self, request, queryset):
+        return confirm_and_apply(
+            self, request, queryset.filter(is_staff=True),
+            form_class=ReasonForm,
+            title=_("重置身份验证器：下次登录时重新绑定，原备用码全部作废"),
+            apply=lambda user, data: reset_second_factor(user=user, actor=request.user, reason=data["reason"]),
+            done=_("已重置 %(count)d 名工作人员的身份验证器。"),
+        )
 
     def get_search_results(self, request, queryset, search_term):
         """Match the login name exactly and the other fields as Django does."""
@@ -678,3 +735,56 @@ class StaffProfileAdmin(SuperuserOnlyAdmin, admin.ModelAdmin):
     @admin.display(description=_("服务统筹区"))
     def region_names(self, profile):
         return "、".join(region.name for region in profile.regions.all())
+
+
+# The personal-data access record ----------------------------------------------------------------------
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """Superusers and the group 审计人员 search the record by staff member, citizen and day, and export it."""
+
+    list_display = (
+        "accessed_at", "staff", "viewer_role", "viewer_regions", "citizen", "what", "reference", "address",
+    )
+    list_select_related = ("staff", "person")
+    list_filter = ("accessed_at", "viewer_role", ("staff", admin.RelatedOnlyFieldListFilter))
+    date_hierarchy = "accessed_at"
+    search_fields = ("=staff__username",)
+    search_help_text = _("输入参保人完整的18位身份证号码，或工作人员的登录名。")
+    actions = ["export_csv"]
+    fields = list_display
+
+    def get_search_results(self, request, queryset, search_term):
+        """An 18-character term is a citizen's ID number, anything else a staff login name; both exactly."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if len(term) == 18:
+            return queryset.filter(person__id_number=term.upper()), False
+        return queryset.filter(staff__username=term), False
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("accounts.export_personaldataaccess")
+
+    @admin.display(description=_("参保人"), ordering="person__name")
+    def citizen(self, row):
+        return f"{row.person.name}（{row.person.masked_id_number}）"
+
+    @admin.action(description=_("导出所选记录（CSV）"), permissions=["export"])
+    def export_csv(self, request, queryset):
+        return access_record_csv(queryset.select_related("staff", "person"))
+
+
+@admin.register(SecondFactorReset)
+class SecondFactorResetAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    list_display = ("created_at", "staff", "reset_by", "reason", "devices_removed")
+    list_select_related = ("staff", "reset_by")
+    list_filter = ("created_at",)
+    fields = list_display
+
+
+# django-otp's own device pages would show every secret key; staff enrol themselves and superusers reset.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

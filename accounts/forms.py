@@ -10,6 +10,7 @@ from .identity import parse_id_number
 from .models import JournalTransaction, User
 
 PHONE_PATTERN = re.compile(r"^1\d{10}$")
+CODE_PATTERN = re.compile(r"^\d{6}$")
 ID_WITH_LOWER_X = re.compile(r"^\d{17}x$")
 
 
@@ -59,6 +60,42 @@ class IdNumberField(forms.CharField):
         return parse_id_number(value).value if value else value
 
 
+class PhoneField(forms.CharField):
+    """A mainland mobile number, spaces allowed while typing."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "numeric"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        phone = value.replace(" ", "").replace("-", "")
+        if value and not PHONE_PATTERN.match(phone):
+            raise ValidationError(_("手机号应为以1开头的11位数字。"), code="phone")
+        return phone
+
+
+class CodeForm(forms.Form):
+    """The six-digit code texted to the reserved phone."""
+
+    code = forms.CharField(
+        label=_("短信验证码"),
+        max_length=10,
+        help_text=_("短信里的6位数字，5分钟内有效。"),
+        error_messages={"required": _("请填写短信验证码。")},
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+    def clean_code(self):
+        code = self.cleaned_data["code"].replace(" ", "")
+        if not CODE_PATTERN.match(code):
+            raise ValidationError(_("验证码是6位数字。"), code="format")
+        return code
+
+
 class RegistrationForm(forms.Form):
     name = forms.CharField(
         label=_("姓名"),
@@ -67,12 +104,10 @@ class RegistrationForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     id_number = IdNumberField(label=_("身份证号码"), error_messages={"required": _("请填写身份证号码。")})
-    phone = forms.CharField(
+    phone = PhoneField(
         label=_("预留手机号"),
-        max_length=20,
-        help_text=_("参保登记时留给医保部门的手机号。"),
+        help_text=_("参保登记时留给医保部门的手机号。验证码会发到这个手机。"),
         error_messages={"required": _("请填写预留手机号。")},
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "numeric"}),
     )
     password1 = forms.CharField(
         label=_("设置密码"),
@@ -91,12 +126,6 @@ class RegistrationForm(forms.Form):
     def clean_name(self):
         return self.cleaned_data["name"].strip()
 
-    def clean_phone(self):
-        phone = self.cleaned_data["phone"].replace(" ", "")
-        if not PHONE_PATTERN.match(phone):
-            raise ValidationError(_("手机号应为以1开头的11位数字。"), code="phone")
-        return phone
-
     def clean(self):
         cleaned = super().clean()
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")
@@ -110,6 +139,51 @@ class RegistrationForm(forms.Form):
                 validate_password(password1, candidate)
             except ValidationError as error:
                 self.add_error("password1", error)
+        return cleaned
+
+
+class PasswordResetStartForm(forms.Form):
+    id_number = IdNumberField(label=_("身份证号码"), error_messages={"required": _("请填写身份证号码。")})
+    phone = PhoneField(
+        label=_("预留手机号"),
+        help_text=_("参保登记时留给医保部门的手机号。验证码会发到这个手机。"),
+        error_messages={"required": _("请填写预留手机号。")},
+    )
+
+
+class PasswordResetFinishForm(CodeForm):
+    """The code and the new password; the password is checked against Django's validators for `user`."""
+
+    new_password1 = forms.CharField(
+        label=_("新密码"),
+        strip=False,
+        help_text=RegistrationForm.base_fields["password1"].help_text,
+        error_messages={"required": _("请设置新密码。")},
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password2 = forms.CharField(
+        label=_("再次输入新密码"),
+        strip=False,
+        error_messages={"required": _("请再次输入新密码。")},
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Unknown pair: validated against a stand-in, so that the answer never tells whether it matched.
+        self.user = user or User(username="", first_name="")
+        self.fields["code"].widget.attrs.pop("autofocus", None)
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("new_password1"), cleaned.get("new_password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("new_password2", _("两次输入的密码不一致。"))
+        elif password1:
+            try:
+                validate_password(password1, self.user)
+            except ValidationError as error:
+                self.add_error("new_password1", error)
         return cleaned
 
 

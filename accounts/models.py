@@ -273,6 +273,14 @@ class User(AbstractUser):
         return mask_id_number(self.username) if self.person_id else self.username
 
 
+class StaffRole(models.TextChoices):
+    """What a member of staff is to a citizen reading the personal-data access record."""
+
+    HANDLER = "handler", _("经办人员")
+    REVIEWER = "reviewer", _("审核人员")
+    ADMINISTRATOR = "administrator", _("系统管理员")
+
+
 class StaffProfile(models.Model):
     """The regions a member of staff serves; staff see only those regions' business."""
 
@@ -281,6 +289,10 @@ class StaffProfile(models.Model):
         verbose_name=_("经办人员"),
     )
     regions = models.ManyToManyField(Region, related_name="staff", verbose_name=_("服务统筹区"))
+    role = models.CharField(
+        _("岗位"), max_length=20, choices=StaffRole, default=StaffRole.HANDLER,
+        help_text=_("参保人在“个人信息访问记录”中看到的查看人岗位。超级管理员一律显示为系统管理员。"),
+    )
 
     class Meta:
         verbose_name = _("经办人员档案")
@@ -516,3 +528,93 @@ class Notice(models.Model):
     @property
     def is_unread(self):
         return self.read_at is None
+
+
+class PhoneCode(models.Model):
+    """A one-time code texted to a reserved phone (短信验证码); only its keyed hash is kept."""
+
+    class Purpose(models.TextChoices):
+        REGISTER = "register", _("实名注册")
+        PASSWORD_RESET = "password_reset", _("找回密码")
+        STEP_UP = "step_up", _("办理业务前验证")
+
+    phone = models.CharField(_("手机号"), max_length=11)
+    purpose = models.CharField(_("用途"), max_length=20, choices=Purpose)
+    code_hash = models.CharField(_("验证码摘要"), max_length=64)
+    created_at = models.DateTimeField(_("发送时间"), default=timezone.now)
+    expires_at = models.DateTimeField(_("失效时间"))
+    failed_attempts = models.PositiveSmallIntegerField(_("输错次数"), default=0)
+    used_at = models.DateTimeField(_("使用时间"), null=True, blank=True)
+    voided_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("短信验证码")
+        verbose_name_plural = _("短信验证码")
+        indexes = [models.Index(fields=["phone", "purpose", "-created_at"], name="phonecode_latest")]
+
+    def __str__(self):
+        return f"{self.get_purpose_display()} · {mask_phone(self.phone)}"
+
+
+def mask_phone(phone):
+    """Return a phone number as 尾号1238 would name it: 139****1238."""
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "****"
+
+
+class SecondFactorReset(models.Model):
+    """A superuser removed a member of staff's authenticator and backup codes (a lost phone)."""
+
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="second_factor_resets",
+        verbose_name=_("经办人员"),
+    )
+    reset_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("重置人")
+    )
+    reason = models.CharField(_("原因"), max_length=200)
+    devices_removed = models.PositiveSmallIntegerField(_("移除的设备数"), default=0)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("双因素设备重置记录")
+        verbose_name_plural = _("双因素设备重置记录")
+
+    def __str__(self):
+        return f"{self.staff} · {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
+
+
+class PersonalDataAccess(models.Model):
+    """One look by staff at one citizen's data (个人信息访问记录); never changed or deleted.
+
+    The viewer's role and regions are kept as they were at the time, so that the citizen's page reads the
+    same after the clerk moves desk.
+    """
+
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="data_accesses", verbose_name=_("查看人")
+    )
+    person = models.ForeignKey(
+        Person, models.PROTECT, related_name="data_accesses", verbose_name=_("参保人")
+    )
+    accessed_at = models.DateTimeField(_("查看时间"), default=timezone.now)
+    address = models.CharField(_("访问地址"), max_length=45, blank=True)
+    what = models.CharField(_("查看内容"), max_length=50)
+    reference = models.CharField(_("对象编号"), max_length=40, blank=True)
+    viewer_role = models.CharField(_("查看人岗位"), max_length=20, choices=StaffRole)
+    viewer_regions = models.CharField(_("查看人所在统筹区"), max_length=200)
+
+    class Meta:
+        ordering = ["-accessed_at", "-id"]
+        verbose_name = _("个人信息访问记录")
+        verbose_name_plural = _("个人信息访问记录")
+        indexes = [
+            models.Index(fields=["person", "-accessed_at"], name="access_person_newest"),
+            models.Index(fields=["staff", "-accessed_at"], name="access_staff_newest"),
+            models.Index(fields=["-accessed_at"], name="access_newest"),
+        ]
+        permissions = [("export_personaldataaccess", _("导出个人信息访问记录"))]
+
+    def __str__(self):
+        return f"{self.what} {self.reference}".strip()

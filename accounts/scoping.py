@@ -78,3 +78,12 @@ class RegionListFilter(admin.RelatedFieldListFilter):
     def field_choices(self, field, request, model_admin):
         """Return the user's regions as (pk, label) choices."""
         return [(region.pk, str(region)) for region in regions_of(request.user)]
+
+
+def passed_second_factor(user):
+    """Return whether a staff session passed the second factor (set by django-otp's OTPMiddleware).
+
+    A user that came through no request (a service called by a command or a test) carries no such mark.
+    """
+    is_verified = getattr(user, "is_verified", None)
+    return is_verified is None or is_verified()

@@ -1,19 +1,22 @@
 """Business steps of the accounts app: registration, enrolments, account status, credits, notices."""
 
 import datetime
+import functools
 import logging
 import zoneinfo
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from simple_history.utils import update_change_reason
 
-from . import ledger
+from . import ledger, sms
 from .models import (
     ZERO,
     Account,
@@ -52,9 +55,22 @@ def system_account(region, kind):
 # Registration -------------------------------------------------------------------------------------
 
 
+def find_registrant(*, name, id_number, phone):
+    """Return the person whose name, ID number and reserved phone all match and who has no login, or None."""
+    return (
+        Person.objects.filter(id_number=id_number.strip().upper(), name=name.strip(), phone=phone.strip())
+        .filter(enrolments__status=Enrolment.Status.ACTIVE, user__isnull=True)
+        .first()
+    )
+
+
 @transaction.atomic
-def register_citizen(*, name, id_number, phone, password):
-    """Create the login of a registered person whose name, ID number and phone all match."""
+def register_citizen(*, name, id_number, phone, password_hash):
+    """Create the login of a registered person whose name, ID number and phone all match.
+
+    The password was checked against the validators and hashed by the form; the caller has seen the code
+    sent to the reserved phone entered (DOMAIN.md, "Proving who you are").
+    """
     person = (
         Person.objects.select_for_update()
         .filter(id_number=id_number.strip().upper(), name=name.strip(), phone=phone.strip())
@@ -64,9 +80,7 @@ def register_citizen(*, name, id_number, phone, password):
     # One message for every kind of mismatch, so the form cannot be used to probe the registry.
     if person is None or User.objects.filter(person=person).exists():
         raise ServiceError(REGISTRATION_MISMATCH, code="mismatch")
-    user = User(username=person.id_number, first_name=person.name, person=person)
-    validate_password(password, user)
-    user.set_password(password)
+    user = User(username=person.id_number, first_name=person.name, person=person, password=password_hash)
     try:
         with transaction.atomic():
             user.save()
@@ -79,6 +93,78 @@ def register_citizen(*, name, id_number, phone, password):
         link="/account/",
     )
     return user
+
+
+def find_login_for_reset(*, id_number, phone):
+    """Return the citizen login whose person has this ID number and reserved phone, or None."""
+    return (
+        User.objects.filter(
+            person__id_number=id_number.strip().upper(), person__phone=phone.strip(), is_active=True
+        )
+        .select_related("person")
+        .first()
+    )
+
+
+@transaction.atomic
+def reset_password(*, user, password):
+    """Set a new password for a citizen who proved the reserved phone, and lift any login lock.
+
+    A new password changes the session hash Django keeps in every session, so every other session of
+    this login ends at its next request.
+    """
+    validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    # django-axes' lock of this login name, from any address (the visitor proved the phone).
+    axes_reset(username=user.username)
+    notify(
+        person=user.person,
+        title=_("登录密码已重设"),
+        body=_(
+            "您的登录密码已于%(when)s通过预留手机号的验证码重设，其他设备上的登录已全部退出。"
+            "如果不是您本人操作，请立即携带身份证到医保服务大厅办理。"
+        )
+        % {"when": timezone.localtime().strftime("%Y-%m-%d %H:%M")},
+        link="/account/",
+    )
+    return user
+
+
+@transaction.atomic
+def change_reserved_phone(*, person, phone, actor):
+    """Change a person's reserved phone at the counter (on sight of the ID card) and tell both numbers.
+
+    The history of the person row records who changed it and what it was (django-simple-history).
+    """
+    old = Person.objects.select_for_update().only("phone").get(pk=person.pk).phone
+    if phone == old:
+        return person
+    person.phone = phone
+    person.save(update_fields=["phone"])
+    update_change_reason(person, _("窗口凭身份证变更预留手机号"))
+    text = _(
+        "【医保个人账户】您的医保预留手机号已于%(when)s在医保服务大厅变更为尾号%(tail)s。"
+        "如果不是您本人办理，请立即拨打12393。"
+    ) % {"when": timezone.localtime().strftime("%Y-%m-%d %H:%M"), "tail": phone[-4:]}
+    # Sent once the change is committed: a rolled-back change must not announce itself.
+    for number in (old, phone):
+        transaction.on_commit(functools.partial(_text_notice, number, text))
+    notify(
+        person=person,
+        title=_("预留手机号已变更"),
+        body=_("您的预留手机号已在医保服务大厅变更为尾号%(tail)s，原号码和新号码都已收到短信。"
+               "如果不是您本人办理，请立即拨打医保服务热线 12393。") % {"tail": phone[-4:]},
+        link="/account/profile/",
+    )
+    return person
+
+
+def _text_notice(phone, text):
+    try:
+        sms.send(sms.Message(to=phone, purpose="phone_changed", text=text))
+    except sms.SmsError:
+        logger.exception("notice of a changed reserved phone was refused by the provider")
 
 
 # Enrolments and accounts --------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Limit failures per client address, so the registration and login forms cannot be used to search."""
+"""Limit failures per client address, so the registration and login forms cannot be used to search.
+
+The counts live in Django's cache: per process with the default local-memory cache, shared by every
+server with CACHE_URL=redis://... (README, Configuration).
+"""
 
 from django.conf import settings
 from django.core.cache import cache
@@ -28,13 +32,23 @@ class FailureCounter:
 
     def record(self, request):
         """Count one failure from this address."""
-        key = self._key(request)
-        if not cache.add(key, 1, WINDOW_SECONDS):
-            try:
-                cache.incr(key)
-            except ValueError:
-                # The entry expired between add() and incr(); start the count again.
-                cache.add(key, 1, WINDOW_SECONDS)
+        count_hit(self._key(request), WINDOW_SECONDS)
+
+
+def count_hit(key, window_seconds):
+    """Add one to the counter `key`, which lapses `window_seconds` after its first hit; return the new count.
+
+    add() and incr() are each atomic in a shared cache (Redis INCR), so requests on several servers at
+    once never lose a hit.
+    """
+    if cache.add(key, 1, window_seconds):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:
+        # The entry expired between add() and incr(); start the count again.
+        cache.add(key, 1, window_seconds)
+        return 1
 
 
 # Real-name registration: the form matches name, ID number and phone against the registry.

@@ -1,7 +1,9 @@
 import datetime
 import functools
 
+from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -16,15 +18,26 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from . import services, throttle
+from . import phone_codes, services, throttle
 from .context_processors import LARGE_TEXT, TEXT_SIZE_COOKIE
-from .forms import LoginForm, RegistrationForm, StatementFilterForm
-from .models import Enrolment, LedgerEntry, Notice
+from .forms import (
+    CodeForm,
+    LoginForm,
+    PasswordResetFinishForm,
+    PasswordResetStartForm,
+    RegistrationForm,
+    StatementFilterForm,
+)
+from .models import Enrolment, LedgerEntry, Notice, PersonalDataAccess, PhoneCode, User
+from .step_up import mark_phone_proven
 
 PAGE_SIZE = 20
 REGISTRATION_BLOCKED = _("尝试次数过多，请一小时后再试，或携带身份证到医保服务大厅办理。")
-LOGIN_BLOCKED = _("从您所在的网络登录失败次数过多，请一小时后再试。忘记密码请携带身份证到医保服务大厅办理。")
+LOGIN_BLOCKED = _("从您所在的网络登录失败次数过多，请一小时后再试。忘记密码可以用预留手机号的验证码重设。")
 TEXT_SIZE_COOKIE_AGE = 365 * 24 * 60 * 60
+# Session keys of the two-step forms: what step 1 matched, kept for step 2 (the password only as its hash).
+PENDING_REGISTRATION = "pending_registration"
+PENDING_RESET = "pending_password_reset"
 
 
 def citizen_required(view):
@@ -70,30 +83,144 @@ class PortalLoginView(LoginView):
 
 
 @login_not_required
+@never_cache
 def register(request):
+    """Step 1 of 2: name, ID number, reserved phone and password; a code goes to the phone if they match."""
     if request.user.is_authenticated:
         return redirect("account")
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and throttle.registration_failures.blocked(request):
         form.add_error(None, REGISTRATION_BLOCKED)
         return render(request, "registration/register.html", {"form": form}, status=429)
-    if request.method == "POST" and form.is_valid():
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "registration/register.html", {"form": form})
+    data = form.cleaned_data
+    identity = {"name": data["name"], "id_number": data["id_number"], "phone": data["phone"]}
+    try:
+        _send_registration_code(request, identity)
+    except services.ServiceError as refusal:
+        form.add_error(None, refusal.message)
+        return render(request, "registration/register.html", {"form": form})
+    request.session[PENDING_REGISTRATION] = {**identity, "password_hash": make_password(data["password1"])}
+    return _code_page(request, "registration/register_code.html", CodeForm(), identity["phone"])
+
+
+def _send_registration_code(request, identity):
+    """Text the code if the identity matches; count the request the same way when it does not."""
+    person = services.find_registrant(**identity)
+    if person is None:
+        throttle.registration_failures.record(request)
+    phone_codes.send_code(
+        phone=identity["phone"], purpose=PhoneCode.Purpose.REGISTER, address=throttle.client_ip(request),
+        deliver=person is not None,
+    )
+
+
+@login_not_required
+@never_cache
+@require_POST
+def register_code(request):
+    """Step 2 of 2: the code from the reserved phone creates the login and logs in."""
+    pending = request.session.get(PENDING_REGISTRATION)
+    if pending is None:
+        return redirect("register")
+    identity = {key: pending[key] for key in ("name", "id_number", "phone")}
+    form = CodeForm(request.POST)
+    template = "registration/register_code.html"
+    if "resend" in request.POST:
+        return _resend(request, template, identity["phone"], lambda: _send_registration_code(request, identity))
+    if form.is_valid():
         try:
-            user = services.register_citizen(
-                name=form.cleaned_data["name"],
-                id_number=form.cleaned_data["id_number"],
-                phone=form.cleaned_data["phone"],
-                password=form.cleaned_data["password1"],
+            phone_codes.verify_code(
+                phone=identity["phone"], purpose=PhoneCode.Purpose.REGISTER, code=form.cleaned_data["code"]
             )
-        except services.ServiceError as error:
-            throttle.registration_failures.record(request)
-            form.add_error(None, error.message)
-        except ValidationError as error:
-            form.add_error("password1", error)
+            user = services.register_citizen(**identity, password_hash=pending["password_hash"])
+        except services.ServiceError as refusal:
+            form.add_error("code" if refusal.code == "code_refused" else None, refusal.message)
         else:
+            del request.session[PENDING_REGISTRATION]
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            mark_phone_proven(request)
             return redirect("account")
-    return render(request, "registration/register.html", {"form": form})
+    return _code_page(request, template, form, identity["phone"])
+
+
+def _code_page(request, template, form, phone, page_errors=(), resent=False):
+    context = {"form": form, "tail": phone_codes.masked_tail(phone), "page_errors": page_errors, "resent": resent}
+    return render(request, template, context)
+
+
+def _resend(request, template, phone, send, form=None):
+    form = form or CodeForm()
+    try:
+        send()
+    except services.ServiceError as refusal:
+        return _code_page(request, template, form, phone, page_errors=[refusal.message])
+    return _code_page(request, template, form, phone, resent=True)
+
+
+@login_not_required
+@never_cache
+def password_reset(request):
+    """Step 1 of 2: ID number and reserved phone; a code goes to the phone if a login has them."""
+    if request.user.is_authenticated:
+        return redirect("account")
+    form = PasswordResetStartForm(request.POST or None)
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "registration/password_reset.html", {"form": form})
+    pair = {"id_number": form.cleaned_data["id_number"], "phone": form.cleaned_data["phone"]}
+    try:
+        _send_reset_code(request, pair)
+    except services.ServiceError as refusal:
+        form.add_error(None, refusal.message)
+        return render(request, "registration/password_reset.html", {"form": form})
+    request.session[PENDING_RESET] = pair
+    return _code_page(request, "registration/password_reset_code.html", _reset_form(pair), pair["phone"])
+
+
+def _send_reset_code(request, pair):
+    user = services.find_login_for_reset(**pair)
+    phone_codes.send_code(
+        phone=pair["phone"], purpose=PhoneCode.Purpose.PASSWORD_RESET, address=throttle.client_ip(request),
+        deliver=user is not None,
+    )
+
+
+def _reset_form(pair, data=None):
+    # Validated against the ID number typed, whether or not it matched: the answer must not tell.
+    return PasswordResetFinishForm(data, user=User(username=pair["id_number"]))
+
+
+@login_not_required
+@never_cache
+@require_POST
+def password_reset_code(request):
+    """Step 2 of 2: the code and a new password; every other session of the login ends."""
+    pair = request.session.get(PENDING_RESET)
+    if pair is None:
+        return redirect("password_reset")
+    template = "registration/password_reset_code.html"
+    form = _reset_form(pair, request.POST)
+    if "resend" in request.POST:
+        return _resend(request, template, pair["phone"], lambda: _send_reset_code(request, pair), _reset_form(pair))
+    if form.is_valid():
+        try:
+            phone_codes.verify_code(
+                phone=pair["phone"], purpose=PhoneCode.Purpose.PASSWORD_RESET, code=form.cleaned_data["code"]
+            )
+            user = services.find_login_for_reset(**pair)
+            if user is None:
+                raise services.ServiceError(phone_codes.CODE_REFUSED, code="code_refused")
+            services.reset_password(user=user, password=form.cleaned_data["new_password1"])
+        except services.ServiceError as refusal:
+            form.add_error("code", refusal.message)
+        except ValidationError as error:
+            form.add_error("new_password1", error)
+        else:
+            del request.session[PENDING_RESET]
+            messages.success(request, _("密码已重设，其他设备上的登录已退出。请用新密码登录。"))
+            return redirect("login")
+    return _code_page(request, template, form, pair["phone"])
 
 
 @citizen_required
@@ -155,6 +282,14 @@ def notice(request, pk):
     # The link is typed by staff in the admin: follow it only if it stays on this site.
     next_step = item.link if _is_local(request, item.link) else ""
     return render(request, "accounts/notice.html", {"notice": item, "next_step": next_step})
+
+
+@citizen_required
+def access_log(request):
+    """The citizen's personal-data access record: who at the insurer looked at what, and when."""
+    rows = PersonalDataAccess.objects.filter(person_id=request.user.person_id).order_by("-accessed_at", "-id")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/access_log.html", {"page": page})
 
 
 @login_not_required

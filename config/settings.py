@@ -24,7 +24,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the portal's own site: staff log in with a password and a second factor.
+    "config.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -34,6 +35,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "axes",
     "simple_history",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "review",
     "sharing",
@@ -50,6 +54,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Marks a staff session verified once its second factor was entered (request.user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.PrivacyHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -104,7 +111,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Throttle counters (logins, registrations, SMS codes) live here, so with several servers it must be shared:
+# CACHE_URL=redis://host:6379/0 selects Django's own RedisCache (the `redis` package), never django-redis.
+CACHES = {
+    "default": env.cache(
+        "CACHE_URL",
+        default="locmemcache://",
+        backend=(
+            "django.core.cache.backends.redis.RedisCache"
+            if env.str("CACHE_URL", default="").startswith(("redis://", "rediss://"))
+            else None
+        ),
+    )
+}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -130,6 +149,8 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=60))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Picks the clerk's lockout page for the admin login and the citizen's (the template above) elsewhere.
+AXES_LOCKOUT_CALLABLE = "accounts.errors.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # django-axes' own admin lists every attempt with its login name, which for a citizen is the full ID
@@ -146,6 +167,32 @@ LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", def
 # so throttles count each citizen's address, not the proxy's.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="REMOTE_ADDR")
 AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_ip"
+
+# Staff second factor (django-otp): TOTP apps show this name beside the login; ten single-use backup codes.
+OTP_TOTP_ISSUER = "医保经办管理"
+STAFF_BACKUP_CODES = 10
+
+# One-time codes to the reserved phone (短信验证码). SMS_BACKEND is "console" (the server's log), "file"
+# (one JSON file per message in SMS_FILE_PATH), "locmem" (tests) or a provider backend's dotted path, such
+# as "accounts.sms_tencent.TencentCloudSmsBackend". With DEBUG off it must be set: a portal that silently
+# logs the codes it should send would leave citizens unable to register or reset a password.
+SMS_BACKEND = env.str("SMS_BACKEND", default="console" if DEBUG else "")
+if not SMS_BACKEND:
+    raise ImproperlyConfigured("SMS_BACKEND must be set when DEBUG is off (see README, Configuration).")
+SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=BASE_DIR / "sms-outbox")
+# Tencent Cloud SMS, read only by accounts.sms_tencent when SMS_BACKEND selects it.
+TENCENTCLOUD_SECRET_ID = env.str("TENCENTCLOUD_SECRET_ID", default="")
+TENCENTCLOUD_SECRET_KEY = env.str("TENCENTCLOUD_SECRET_KEY", default="")
+TENCENT_SMS_REGION = env.str("TENCENT_SMS_REGION", default="ap-guangzhou")
+TENCENT_SMS_SDK_APP_ID = env.str("TENCENT_SMS_SDK_APP_ID", default="")
+TENCENT_SMS_SIGN_NAME = env.str("TENCENT_SMS_SIGN_NAME", default="")
+# Template with two parameters: the code and its validity in minutes.
+TENCENT_SMS_CODE_TEMPLATE_ID = env.str("TENCENT_SMS_CODE_TEMPLATE_ID", default="")
+# Template with no parameter: the reserved phone was changed at the counter.
+TENCENT_SMS_PHONE_CHANGED_TEMPLATE_ID = env.str("TENCENT_SMS_PHONE_CHANGED_TEMPLATE_ID", default="")
+# Code requests per client address and hour (DOMAIN.md: 20); per phone and day (10).
+SMS_CODES_PER_ADDRESS_PER_HOUR = env.int("SMS_CODES_PER_ADDRESS_PER_HOUR", default=20)
+SMS_CODES_PER_PHONE_PER_DAY = env.int("SMS_CODES_PER_PHONE_PER_DAY", default=10)
 
 LANGUAGE_CODE = "zh-hans"
 TIME_ZONE = "Asia/Shanghai"

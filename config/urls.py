@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
-admin.site.site_header = "医保个人账户服务 · 经办管理"
-admin.site.site_title = "医保经办管理"
-admin.site.index_title = "经办业务"
+handler403 = "accounts.errors.permission_denied"
+handler404 = "accounts.errors.page_not_found"
+handler500 = "accounts.errors.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

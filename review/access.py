@@ -1,6 +1,6 @@
 """Who may see an application and its materials: the applicant, or permitted staff of a region it concerns."""
 
-from accounts.scoping import regions_of
+from accounts.scoping import passed_second_factor, regions_of
 
 
 def is_applicant(user, application):
@@ -20,7 +20,7 @@ def regions_concerned(application):
 
 def is_reviewing_staff(user, application):
     """Return whether `user` is staff of a region the application concerns who may view such applications."""
-    if not (user.is_active and user.is_staff):
+    if not (user.is_active and user.is_staff and passed_second_factor(user)):
         return False
     opts = application._meta
     if not user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):

@@ -1,6 +1,7 @@
 """The one routine that moves an application from one status to another."""
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -76,4 +77,15 @@ def record_creation(*, application, actor, note=""):
         to_status=application.status,
         actor=actor,
         note=note,
+    )
+
+
+def step_no_longer_open(application):
+    """Return the refusal of a decision page whose step the application's status no longer offers.
+
+    Most often the clerk pressed the button twice or a colleague was quicker: the admin's 403 page says so.
+    """
+    return PermissionDenied(
+        _("这笔申请现在的状态是“%(status)s”，这一步已不能办理。如果您刚刚点过这个按钮，它已经办理完成，无需再办。")
+        % {"status": application.get_status_display()}
     )

@@ -2,9 +2,12 @@ import logging
 
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from .access import can_view_application, is_reviewing_staff
+from accounts.access_log import record_access
+
+from .access import can_view_application, is_applicant, is_reviewing_staff
 from .models import Material
 
 logger = logging.getLogger(__name__)
@@ -43,4 +46,7 @@ def material_download(request, pk):
     response["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
     response["Cache-Control"] = "no-store, private"
     logger.info("material %s of %s sent to user %s", material.pk, application.number, request.user.pk)
+    if not is_applicant(request.user, application):
+        people = [application.applicant_id, getattr(application, "holder_id", None)]
+        record_access(request=request, person_ids=people, what=_("申请材料"), reference=application.number)
     return response

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.services import ServiceError
+from accounts.step_up import step_up_required
 from accounts.views import citizen_required
 
 from . import bindings, statements
@@ -75,6 +76,7 @@ def received(request):
 
 
 @citizen_required
+@step_up_required
 def bind(request):
     person = request.user.person
     try:
@@ -193,6 +195,7 @@ def _perform(request, step, done, **arguments):
 
 
 @citizen_required
+@step_up_required
 def top_up(request, pk):
     binding = _as_payer(request, pk)
     form = TopUpForm(request.POST or None, region=binding.region)
@@ -218,6 +221,7 @@ def top_up(request, pk):
 
 
 @citizen_required
+@step_up_required
 def premium(request, pk, kind):
     binding = _as_payer(request, pk)
     if kind not in PremiumPayment.Kind.values:

@@ -20,8 +20,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.access_log import RecordsDataAccess, record_access, record_id_number_search
 from accounts.scoping import regions_of
 from review.admin import EventInline, MaterialInline, warn_about_unknown_years
+from review.transitions import step_no_longer_open
 
 from . import forms, services
 from .models import ID_CARD_KIND, ID_CARD_LABEL, TransferApplication, awaiting_condition, overdue_condition
@@ -168,7 +170,8 @@ class AwaitingFilter(admin.SimpleListFilter):
 
 
 @admin.register(TransferApplication)
-class TransferApplicationAdmin(admin.ModelAdmin):
+class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
+    access_label = gettext_lazy("转移申请详情")
     list_display = [
         "number", "applicant_masked", "old_region", "new_region", "status", "awaiting", "submitted_at",
         "next_due_display", "overdue",
@@ -250,7 +253,12 @@ class TransferApplicationAdmin(admin.ModelAdmin):
         term = search_term.strip().upper()
         if not term:
             return queryset, False
-        return queryset.filter(Q(number=term) | Q(applicant__id_number=term)), False
+        found = queryset.filter(Q(number=term) | Q(applicant__id_number=term))
+        record_id_number_search(request=request, term=term, found=found)
+        return found, False
+
+    def people_of(self, application):
+        return [application.applicant_id]
 
     @admin.display(description=gettext_lazy("申请人"), ordering="applicant__name")
     def applicant_masked(self, obj):
@@ -314,7 +322,7 @@ class TransferApplicationAdmin(admin.ModelAdmin):
         if step is None:
             raise Http404
         if not step.allowed(request.user, application):
-            raise PermissionDenied
+            raise step_no_longer_open(application)
         form = step.form(application, request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -337,6 +345,10 @@ class TransferApplicationAdmin(admin.ModelAdmin):
         application = self._scoped_application(request, object_id)
         if not application.has_record:
             raise Http404
+        record_access(
+            request=request, person_ids=[application.applicant_id], what=_("转移信息表（PDF）"),
+            reference=application.number,
+        )
         return pdf_response(application)
 
     def add_view(self, request, form_url="", extra_context=None):

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.step_up import step_up_required
 from accounts.views import citizen_required
 from review.materials import materials_of
 from review.timeline import due_dates, timeline
@@ -28,6 +29,7 @@ def application_list(request):
 
 
 @citizen_required
+@step_up_required
 def apply(request):
     person = request.user.person
     old_region, new_region, refusal = services.precheck(person)
@@ -75,6 +77,7 @@ def replace_id_card(request, pk):
 
 @citizen_required
 @require_POST
+@step_up_required
 def resubmit(request, pk):
     application = _own_application(request, pk)
     form = ResubmitForm(request.POST)

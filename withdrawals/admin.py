@@ -17,8 +17,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.access_log import RecordsDataAccess, record_id_number_search
 from accounts.scoping import RegionListFilter, RegionScopedAdmin
 from review.admin import EventInline, MaterialInline, warn_about_unknown_years
+from review.transitions import step_no_longer_open
 
 from . import forms, services
 from .models import MaterialRequirement, WithdrawalApplication, WithdrawalReason, overdue_condition
@@ -223,8 +225,9 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(WithdrawalApplication)
-class WithdrawalApplicationAdmin(RegionScopedAdmin, admin.ModelAdmin):
+class WithdrawalApplicationAdmin(RecordsDataAccess, RegionScopedAdmin, admin.ModelAdmin):
     region_lookup = "region"
+    access_label = gettext_lazy("提取申请详情")
     list_display = [
         "number", "applicant_masked", "reason", "region", "status", "submitted_at",
         "first_review_due", "payment_due", "overdue",
@@ -289,8 +292,13 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, admin.ModelAdmin):
         term = search_term.strip().upper()
         if not term:
             return queryset, False
-        matches = Q(number=term) | Q(applicant__id_number=term) | Q(holder__id_number=term)
-        return queryset.filter(matches), False
+        found = queryset.filter(Q(number=term) | Q(applicant__id_number=term) | Q(holder__id_number=term))
+        record_id_number_search(request=request, term=term, found=found)
+        return found, False
+
+    def people_of(self, application):
+        # An heir's application also shows the deceased holder's account.
+        return [application.applicant_id, application.holder_id]
 
     @admin.display(description=gettext_lazy("申请人"), ordering="applicant__name")
     def applicant_masked(self, obj):
@@ -363,7 +371,7 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, admin.ModelAdmin):
         if step is None:
             raise Http404
         if not step.allowed(request.user, application):
-            raise PermissionDenied
+            raise step_no_longer_open(application)
         form = step.form(application, request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:

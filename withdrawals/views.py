@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.services import personal_account_of
+from accounts.step_up import step_up_required
 from accounts.views import citizen_required
 from review.materials import materials_of
 from review.timeline import due_dates, timeline
@@ -107,6 +108,7 @@ def remove_material(request, pk, material_pk):
 
 @citizen_required
 @require_POST
+@step_up_required
 def submit(request, pk):
     application = _own_application(request, pk)
     form = SubmitForm(request.POST)
@@ -122,6 +124,7 @@ def submit(request, pk):
 
 
 @citizen_required
+@step_up_required
 def change_bank(request, pk):
     application = _own_application(request, pk)
     form = BankAccountForm(request.POST or None, initial=bank_initial(application))

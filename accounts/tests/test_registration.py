@@ -1,4 +1,5 @@
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -7,9 +8,10 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services
+from accounts import services, sms
 from accounts.identity import check_character
 from accounts.models import Notice, User
+from accounts import phone_codes
 from conftest import make_citizen_user, make_employee, make_id_number, make_resident, make_staff
 
 PASSWORD = "Yibao@2026"
@@ -33,6 +35,24 @@ def registration(person, **overrides):
     return data
 
 
+def page_text(response):
+    """Return the page without its CSRF token, which differs on every answer."""
+    text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.text)
+    return re.sub(r"尾号\d{4}", "尾号####", text)
+
+
+def last_code():
+    return sms.outbox[-1].code
+
+
+def register(client, data, **extra):
+    """Post both steps of the registration, the second with the code texted to the phone; return the last answer."""
+    first = client.post(reverse("register"), data, **extra)
+    if not sms.outbox or first.status_code != 200 or "form" in first.context and first.context["form"].errors:
+        return first
+    return client.post(reverse("register_code"), {"code": last_code()}, **extra)
+
+
 def id_number_ending_in_x():
     for serial in range(1000):
         first17 = f"33020319850101{serial:03d}"
@@ -45,7 +65,7 @@ def id_number_ending_in_x():
 
 
 def test_registration_links_login_to_person_logs_in_and_leaves_a_notice(client, registrant):
-    response = client.post(reverse("register"), registration(registrant))
+    response = register(client, registration(registrant))
     assert response.status_code == 302
     assert response["Location"] == reverse("account")
     user = User.objects.get(person=registrant)
@@ -59,7 +79,7 @@ def test_registration_links_login_to_person_logs_in_and_leaves_a_notice(client, 
 def test_registration_accepts_lowercase_x(client, db):
     id_number = id_number_ending_in_x()
     person = make_employee(name="赵敏", id_number=id_number)
-    client.post(reverse("register"), registration(person, id_number=id_number.lower()))
+    register(client, registration(person, id_number=id_number.lower()))
     assert User.objects.get(person=person).username == id_number
 
 
@@ -78,21 +98,29 @@ def mismatch_cases():
 
 
 @pytest.mark.parametrize("case", list(mismatch_cases()))
-def test_every_mismatch_gets_the_same_message(client, registrant, case):
+def test_every_mismatch_gets_the_same_answer_and_no_code(client, registrant, case):
     data = mismatch_cases()[case](registrant)
     users_before = User.objects.count()
+    matched = client.post(reverse("register"), registration(make_employee(name="钱多", phone="13900004444")))
+    sms.outbox.clear()
+
     response = client.post(reverse("register"), data)
+
     assert response.status_code == 200
-    form = response.context["form"]
-    assert form.non_field_errors() == [str(services.REGISTRATION_MISMATCH)]
-    assert not any(form.errors.get(name) for name in ["name", "id_number", "phone", "password1"])
+    assert not sms.outbox
+    tail = data["phone"][-4:]
+    assert f"如果信息与登记一致，验证码已发送至尾号{tail}的手机" in response.text
+    # The page is the one a match gets, but for the phone's last digits.
+    assert page_text(response) == page_text(matched)
+    answer = client.post(reverse("register_code"), {"code": "123456"})
+    assert answer.context["form"].errors["code"] == [str(phone_codes.CODE_REFUSED)]
     assert User.objects.count() == users_before
     assert "_auth_user_id" not in client.session
 
 
 def test_resident_can_register_too(client, db):
     person = make_resident(name="张小雨", birth="20000601", phone="13900003333")
-    response = client.post(reverse("register"), registration(person))
+    response = register(client, registration(person))
     assert response.status_code == 302
     assert User.objects.filter(person=person).exists()
 
@@ -238,7 +266,7 @@ def test_failures_from_another_address_do_not_block(client, registrant, settings
     settings.REGISTRATION_FAILURE_LIMIT = 2
     for _attempt in range(2):
         client.post(reverse("register"), registration(registrant, phone="13900009999"), REMOTE_ADDR="10.1.1.1")
-    response = client.post(reverse("register"), registration(registrant), REMOTE_ADDR="10.1.1.2")
+    response = register(client, registration(registrant), REMOTE_ADDR="10.1.1.2")
     assert response.status_code == 302
     assert User.objects.filter(person=registrant).exists()
 

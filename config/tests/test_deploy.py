@@ -24,6 +24,7 @@ def run_django(*args, **env_overrides):
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(64),
         "ALLOWED_HOSTS": "portal.example.cn",
+        "SMS_BACKEND": "accounts.sms_tencent.TencentCloudSmsBackend",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     env |= env_overrides
@@ -47,6 +48,13 @@ def test_settings_refuse_to_load_without_secret_key_when_debug_is_off():
     result = run_django("check", SECRET_KEY=None)
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_settings_refuse_to_load_without_an_sms_backend_when_debug_is_off():
+    # Codes written to a log nobody reads would lock citizens out of registration and password reset.
+    result = run_django("check", SMS_BACKEND=None)
+    assert result.returncode != 0
+    assert "SMS_BACKEND must be set when DEBUG is off" in result.stderr
 
 
 def test_collectstatic_builds_the_compressed_manifest(tmp_path):

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.access_log import RecordsDataAccess, record_id_number_search
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline, admin_link
 from accounts.scoping import RegionListFilter, regions_of
 from accounts.services import ServiceError
@@ -114,7 +115,8 @@ class QuotaHeldFilter(admin.SimpleListFilter):
 
 
 @admin.register(Binding)
-class BindingAdmin(admin.ModelAdmin):
+class BindingAdmin(RecordsDataAccess, admin.ModelAdmin):
+    access_label = gettext_lazy("家庭共济绑定详情")
     list_display = (
         "number", "payer_masked", "relative_masked", "relation", "way", "status", "region", "relative_region",
         "requested_at", "quota_balance",
@@ -155,7 +157,12 @@ class BindingAdmin(admin.ModelAdmin):
         lookups = ["payer__id_number", "relative__id_number"]
         if term.startswith("B") and term[1:].isdigit():
             return queryset.filter(pk=int(term[1:])), False
-        return exact_id_number_search(queryset, term, *lookups), False
+        found = exact_id_number_search(queryset, term, *lookups)
+        record_id_number_search(request=request, term=term, found=found)
+        return found, False
+
+    def people_of(self, binding):
+        return [binding.payer_id, binding.relative_id]
 
     # Bindings change only through the services: at the counter, by ending, by returning a quota.
     def has_add_permission(self, request):

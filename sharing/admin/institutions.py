@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.access_log import RecordsDataAccess, record_id_number_search
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline, admin_link, confirm_and_apply
 from accounts.identity import mask_digits, mask_id_number
 from accounts.scoping import RegionListFilter, RegionScopedAdmin
@@ -261,12 +262,17 @@ class ExactPersonSearch:
             condition |= Q(**{f"{field}__id_number": term.upper()}) | Q(**{f"{field}__card_number": term})
         if term.isdigit() and len(term) < 18:
             condition |= Q(pk=int(term))
-        return queryset.filter(condition), False
+        found = queryset.filter(condition)
+        record_id_number_search(request=request, term=term, found=found)
+        return found, False
 
 
 @admin.register(Settlement)
-class SettlementAdmin(DeskPagesMixin, ExactPersonSearch, ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
+class SettlementAdmin(
+    RecordsDataAccess, DeskPagesMixin, ExactPersonSearch, ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin
+):
     person_fields = ("patient",)
+    access_label = gettext_lazy("结算详情")
     list_display = [
         "id",
         "created_at",
@@ -306,6 +312,11 @@ class SettlementAdmin(DeskPagesMixin, ExactPersonSearch, ReadOnlyAdmin, RegionSc
     readonly_fields = fields
     inlines = [SettlementPaymentInline]
     actions = ["refund_selected"]
+
+    def people_of(self, settlement):
+        # The patient, and every relative whose account paid part of the bill.
+        payers = SettlementPayment.objects.filter(settlement=settlement).values_list("holder_id", flat=True)
+        return [settlement.patient_id, *payers]
 
     def has_refund_permission(self, request):
         return request.user.has_perm(services.REFUND)

@@ -17,11 +17,16 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts import ledger
-from accounts.models import Account, Enrolment, JournalTransaction, Person, Region, StaffProfile, User
+from accounts.models import (
+    Account, Enrolment, JournalTransaction, Person, Region, StaffProfile, StaffRole, User,
+)
+from accounts.second_factor import give_known_device
 from accounts.services import personal_account_of, record_enrolment, system_account
 
 PASSWORD = "Demo@2026"
 CLERKS_GROUP = "经办人员"
+# RFC 6238's test key ("12345678901234567890"), base32 GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ: public, demo only.
+DEMO_TOTP_KEY_HEX = "3132333435363738393031323334353637383930"
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ class Command(BaseCommand):
                 self.seed_staff(username, desk, codes, clerks) for username, (desk, codes) in STAFF.items()
             ]
             created.append(self.seed_superuser())
+            self.seed_staff_identity()
             for config in apps.get_app_configs():
                 if hasattr(config, "seed_demo"):
                     created.append(config.seed_demo())
@@ -192,6 +198,15 @@ class Command(BaseCommand):
         profile, _created = StaffProfile.objects.get_or_create(user=user)
         profile.regions.add(*Region.objects.filter(code__in=region_codes))
         return created
+
+    def seed_staff_identity(self):
+        """Give every demo staff login the public RFC 6238 test key (DESIGN.md) and its access-record role."""
+        for username in [*STAFF, "admin"]:
+            user = User.objects.get(username=username)
+            give_known_device(user=user, key_hex=DEMO_TOTP_KEY_HEX)
+            if username in STAFF:
+                role = StaffRole.REVIEWER if STAFF[username][0] == "approver" else StaffRole.HANDLER
+                StaffProfile.objects.filter(user=user).update(role=role)
 
     def seed_superuser(self):
         if User.objects.filter(username="admin").exists():

@@ -1,0 +1,95 @@
+"""The personal-data access record (个人信息访问记录, DOMAIN.md): every look by staff at one citizen's data.
+
+Admin pages that show one citizen (a person, an enrolment, an account and its statement, an application,
+a binding, a settlement) record it through `RecordsDataAccess`; downloads, exports and searches by exact
+ID number call `record_access` themselves. Lists of many citizens are not recorded row by row.
+"""
+
+import csv
+
+from django.contrib.admin.utils import unquote
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils import timezone
+
+from .models import Person, PersonalDataAccess, StaffProfile, StaffRole
+from .throttle import client_ip
+
+
+def viewer_of(user):
+    """Return (role, regions text) of a member of staff, as the citizen's page shows them."""
+    profile = StaffProfile.objects.filter(user=user).prefetch_related("regions").first()
+    regions = "、".join(region.name for region in profile.regions.all()) if profile else ""
+    if user.is_superuser:
+        return StaffRole.ADMINISTRATOR, regions or "全部统筹区"
+    return (profile.role if profile else StaffRole.HANDLER), regions
+
+
+@transaction.atomic
+def record_access(*, request, person_ids, what, reference=""):
+    """Record that the member of staff behind `request` looked at each person's `what` (a short label)."""
+    person_ids = {pk for pk in person_ids if pk is not None}
+    user = request.user
+    if not person_ids or not (user.is_authenticated and user.is_staff):
+        return []
+    role, regions = viewer_of(user)
+    address = client_ip(request)
+    return PersonalDataAccess.objects.bulk_create(
+        PersonalDataAccess(
+            staff=user, person_id=pk, address=address, what=str(what), reference=str(reference)[:40],
+            viewer_role=role, viewer_regions=regions[:200],
+        )
+        for pk in sorted(person_ids)
+    )
+
+
+class RecordsDataAccess:
+    """ModelAdmin mixin: opening a row's change page records a look at the people it concerns.
+
+    Set `access_label` (what the citizen reads, e.g. "提取申请详情") and override `people_of(obj)` to return
+    the ids of the people whose data the page shows, and `access_reference(obj)` for the object's number.
+    """
+
+    access_label = ""
+
+    def people_of(self, obj):
+        raise NotImplementedError
+
+    def access_reference(self, obj):
+        return getattr(obj, "number", None) or obj.pk
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            obj = getattr(response, "context_data", {}).get("original") or self.get_object(request, unquote(object_id))
+            if obj is not None:
+                record_access(
+                    request=request, person_ids=self.people_of(obj), what=self.access_label,
+                    reference=self.access_reference(obj),
+                )
+        return response
+
+
+def record_id_number_search(*, request, term, found):
+    """Record a search by a full ID number whose results (`found`, a queryset) name that person."""
+    term = term.strip().upper()
+    if request.method != "GET" or len(term) != 18 or not found.exists():
+        return []
+    person_ids = Person.objects.filter(id_number=term).values_list("pk", flat=True)
+    return record_access(request=request, person_ids=list(person_ids), what="按身份证号码查询")
+
+
+def access_record_csv(rows):
+    """Return the rows as a CSV download (UTF-8 with BOM, so that Excel reads the Chinese)."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="personal-data-access.csv"'
+    response.write("\ufeff")
+    writer = csv.writer(response)
+    writer.writerow(["查看时间", "查看人登录名", "岗位", "所在统筹区", "访问地址", "参保人", "身份证号码", "查看内容", "对象编号"])
+    for row in rows:
+        writer.writerow([
+            timezone.localtime(row.accessed_at).strftime("%Y-%m-%d %H:%M:%S"), row.staff.username,
+            row.get_viewer_role_display(), row.viewer_regions, row.address, row.person.name,
+            row.person.masked_id_number, row.what, row.reference,
+        ])
+    return response
