@@ -70,8 +70,7 @@ class StaffLoginView(LoginView):
         if not throttle.login_failures.blocked(request):
             return super().post(request, *args, **kwargs)
         form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})
-        form.add_error(None, LOGIN_BLOCKED)
-        return self.render_to_response(self.get_context_data(form=form), status=429)
+        return self.render_to_response(self.get_context_data(form=form, blocked=LOGIN_BLOCKED), status=429)
 
     def form_invalid(self, form):
         if form.has_error(forms.forms.NON_FIELD_ERRORS, "invalid_login") or form.has_error(
@@ -93,7 +92,11 @@ class PortalAdminSite(admin.AdminSite):
 
     def needs_enrolment(self, request):
         user = request.user
-        return user.is_active and user.is_staff and not user.is_verified() and not second_factor.has_device(user)
+        if not (user.is_active and user.is_staff):
+            return False
+        # Right after the login form, request.user is the new login: django-otp's mark is on it as otp_device.
+        verified = user.is_verified() if hasattr(user, "is_verified") else getattr(user, "otp_device", None)
+        return not verified and not second_factor.has_device(user)
 
     @method_decorator(never_cache)
     @login_not_required

@@ -56,7 +56,8 @@ def qr_code_svg(device):
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     buffer = io.BytesIO()
     image.save(buffer)
-    return buffer.getvalue().decode()
+    # Inline in the page, so without the XML declaration; sized by the page's CSS.
+    return buffer.getvalue().decode().split("?>", 1)[-1].strip()
 
 
 def base32_key(device):
