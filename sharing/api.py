@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 from typing import Literal
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -19,7 +20,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from ninja import Field, Header, NinjaAPI, Path, Schema
+from ninja import Field, Header, NinjaAPI, Path, Query, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import DocsBase
 from ninja.parser import Parser
@@ -40,6 +41,10 @@ logger = logging.getLogger(__name__)
 # 14 digits with 2 places). Zero passes the pattern and is refused by the validator below.
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,64}$"
+
+# A settlement's body is a few hundred bytes; anything much larger is a mistake or an attack.
+MAX_BODY_BYTES = 16_384
+ID_NUMBER_PATTERN = r"^[0-9]{17}[0-9Xx]$"
 
 AMOUNT_RULE = gettext_lazy(
     '金额须为JSON字符串形式的正数（元），最多两位小数，例如 "35.50"；'
@@ -62,6 +67,9 @@ ERROR_STATUS = {
     "invalid_reference": 422,
     "unknown_patient": 422,
     "patient_not_insured": 422,
+    "amount_over_limit": 422,
+    "body_too_large": 413,
+    "invalid_reference_query": 422,
     "card_mismatch": 403,
     "settlement_suspended": 403,
     "idempotency_key_reused": 409,
@@ -86,6 +94,9 @@ ERROR_MEANINGS = {
     "invalid_reference": gettext_lazy("机构单据号须为1至64个字符，不能全为空白。"),
     "unknown_patient": gettext_lazy("参保登记中没有这个身份证号码。"),
     "patient_not_insured": gettext_lazy("就诊人没有参保中的登记。"),
+    "amount_over_limit": gettext_lazy("金额超过本机构的单笔结算上限（默认 50000.00 元，由经办机构设定）。"),
+    "body_too_large": gettext_lazy("请求体超过 %(size)s 字节的上限。") % {"size": "16384"},
+    "invalid_reference_query": gettext_lazy("查询须带 reference 参数：1至64个字符的机构单据号。"),
     "card_mismatch": gettext_lazy("医保卡不是就诊人本人的（冒名就医），已记录供经办机构核查。"),
     "settlement_suspended": gettext_lazy("就诊人的联网结算在暂停期内。"),
     "idempotency_key_reused": gettext_lazy("同一 Idempotency-Key 已用于内容不同的结算。"),
@@ -106,6 +117,7 @@ FIELD_CODES = {
     "reference": "invalid_reference",
     "idempotency-key": "invalid_idempotency_key",
     "idempotency_key": "invalid_idempotency_key",
+    "reference_query": "invalid_reference_query",
 }
 
 
@@ -151,6 +163,9 @@ class InstitutionToken(HttpBearer):
     """`Authorization: Bearer <token>`, looked up by its SHA-256; inactive institutions are refused."""
 
     def __call__(self, request):
+        # The first thing every operation runs, so an oversized body is refused before anything else.
+        if len(request.body) > MAX_BODY_BYTES:
+            raise ApiError("body_too_large", ERROR_MEANINGS["body_too_large"])
         scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(
@@ -219,8 +234,11 @@ class SettlementIn(Schema):
         ...,
         min_length=1,
         max_length=18,
-        description="就诊人18位身份证号码（末位x按X处理）。",
+        description="就诊人18位身份证号码：17位数字加1位校验码（数字或X，x按X处理），"
+        "出生日期须真实、校验码须符合 GB 11643-1999。",
         examples=["330203201506011020"],
+        # Stated for callers; the server checks it, and the check character and birth date, in the validator.
+        json_schema_extra={"pattern": ID_NUMBER_PATTERN},
     )
     card_number: str = Field(
         ...,
@@ -233,8 +251,10 @@ class SettlementIn(Schema):
         ...,
         pattern=AMOUNT_PATTERN,
         examples=["35.50"],
-        description='个人负担金额（元），JSON字符串，大于0，最多两位小数，例如 "35.50"。'
+        description='个人负担金额（元），JSON字符串，0.01 至本机构单笔结算上限（默认 50000.00），'
+        '最多两位小数，例如 "35.50"。超过上限返回 amount_over_limit；'
         "JSON数字（如 35.5）会被拒绝（invalid_amount），以免浮点误差进入资金流程。",
+        json_schema_extra={"x-minimum": "0.01", "x-maximum-default": "50000.00"},
     )
     category: Literal["pharmacy", "outpatient", "inpatient"] = Field(
         ...,
@@ -298,6 +318,13 @@ class SettlementOut(Schema):
     created_at: str = Field(
         ..., description="结算时间，ISO 8601，北京时间。", examples=["2026-01-05T10:32:07+08:00"]
     )
+    refunded_at: str | None = Field(
+        ..., description="退款时间，ISO 8601，北京时间；未退款为 null。", examples=["2026-01-05T11:02:40+08:00"]
+    )
+
+
+class SettlementListOut(Schema):
+    settlements: list[SettlementOut] = Field(..., description="本机构使用该单据号的结算，新的在前；没有则为空。")
 
 
 class ErrorBody(Schema):
@@ -325,10 +352,13 @@ def represent(outcome):
             for payment in outcome.payments
         ],
         "cash_due": f"{settlement.cash_due:.2f}",
-        "created_at": timezone.localtime(settlement.created_at, CITIZENS_TIME_ZONE).isoformat(
-            timespec="seconds"
-        ),
+        "created_at": _beijing(settlement.created_at),
+        "refunded_at": _beijing(settlement.refunded_at) if settlement.refunded_at else None,
     }
+
+
+def _beijing(moment):
+    return timezone.localtime(moment, CITIZENS_TIME_ZONE).isoformat(timespec="seconds")
 
 
 def settlement_response(outcome, *, status=200):
@@ -369,6 +399,7 @@ SETTLEMENT_ID = Path(..., description="结算编号，即结算响应中的 id�
         401: ErrorOut,
         403: ErrorOut,
         409: ErrorOut,
+        413: ErrorOut,
         422: ErrorOut,
     },
     summary="结算个人负担部分",
@@ -394,6 +425,8 @@ SETTLEMENT_ID = Path(..., description="结算编号，即结算响应中的 id�
             "invalid_reference",
             "unknown_patient",
             "patient_not_insured",
+            "amount_over_limit",
+            "body_too_large",
         ]
     },
 )
@@ -420,6 +453,27 @@ def create_settlement(
     except ServiceError as error:
         raise _service_error(error) from None
     return settlement_response(outcome, status=201 if outcome.created else 200)
+
+
+@api.get(
+    "/settlements",
+    response={200: SettlementListOut, 401: ErrorOut, 422: ErrorOut},
+    summary="按单据号查找结算",
+    description=(
+        "列出本机构用这个单据号（reference）提交的结算，新的在前。请求超时、没拿到结算编号时，"
+        "用它查明结算是否已经成功，再决定是否用同一 Idempotency-Key 重试。其他机构的结算不会列出。"
+    ),
+    operation_id="find_settlements",
+    openapi_extra={"x-error-codes": ["unauthorized", "invalid_reference_query"]},
+)
+def find_settlements(
+    request,
+    reference: str = Query(..., min_length=1, max_length=64, description="机构自己的单据号，与结算时提交的相同。"),
+):
+    found = Settlement.objects.filter(institution=request.auth, reference=reference).order_by("-created_at", "-id")
+    payments = service.payments_by_settlement(found)
+    body = {"settlements": [represent(service.Outcome(row, payments.get(row.pk, []))) for row in found]}
+    return HttpResponse(json.dumps(body, ensure_ascii=False), content_type="application/json; charset=utf-8")
 
 
 @api.get(
@@ -456,6 +510,12 @@ def refund_settlement(request, settlement_id: int = SETTLEMENT_ID):
 
 
 # Errors -------------------------------------------------------------------------------------------
+
+
+@api.exception_handler(RequestDataTooBig)
+def _body_too_large(request, exc):
+    # Over DATA_UPLOAD_MAX_MEMORY_SIZE Django refuses to read the body at all; the answer is the same.
+    return error_response("body_too_large", ERROR_MEANINGS["body_too_large"])
 
 
 @api.exception_handler(ApiError)
@@ -502,7 +562,7 @@ def _unexpected(request, exc):
 def validation_response(errors):
     """Answer the most useful of ninja's validation errors: a bad header first, then fields in order."""
     located = [(_field_of(error), error) for error in errors]
-    for source in ("header", "path", "body"):
+    for source in ("header", "path", "query", "body"):
         for (where, name), error in located:
             if where == source:
                 return _field_error(where, name, error)
@@ -520,7 +580,7 @@ def _field_of(error):
 def _field_error(where, name, error):
     if where == "path":
         return error_response("not_found", _("没有这笔结算。"))
-    code = FIELD_CODES.get(name.lower())
+    code = FIELD_CODES.get(f"{name}_query" if where == "query" else name.lower())
     kind = error.get("type")
     if code is not None and kind == "missing":
         return error_response(code, _("缺少 %(name)s。") % {"name": name} + str(ERROR_MEANINGS[code]))
@@ -552,6 +612,7 @@ STATUS_WORDS = {
     "403": gettext_lazy("拒绝结算"),
     "404": gettext_lazy("不存在"),
     "409": gettext_lazy("冲突"),
+    "413": gettext_lazy("请求体过大"),
     "422": gettext_lazy("请求内容不合规"),
 }
 PARAMETER_PLACES = {

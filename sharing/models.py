@@ -6,6 +6,7 @@ moves here moves through `accounts.ledger.post`. Nothing in this module changes 
 
 import hashlib
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -297,6 +298,10 @@ class Institution(models.Model):
         Region, models.PROTECT, related_name="institutions", verbose_name=_("所在统筹区")
     )
     is_active = models.BooleanField(_("启用"), default=True)
+    amount_limit = money_field(
+        _("单笔结算上限（元）"), default=Decimal("50000.00"),
+        help_text=_("超过此金额的结算请求一律拒绝（amount_over_limit），以防录入错误或异常请求。"),
+    )
     token_hash = models.CharField(_("接口令牌摘要"), max_length=64, unique=True, editable=False)
     token_hint = models.CharField(_("令牌末四位"), max_length=4, blank=True, editable=False)
     token_rotated_at = models.DateTimeField(_("令牌更新时间"), null=True, blank=True, editable=False)

@@ -88,6 +88,12 @@ def settle(*, institution, idempotency_key, patient_id_number, card_number, amou
     request it is refused. A card that is not the patient's is refused and recorded for staff.
     """
     _check_amount(amount)
+    if amount > institution.amount_limit:
+        raise ServiceError(
+            _("金额 ¥%(amount)s 超过本机构单笔结算上限 ¥%(limit)s，未结算。请核对金额，或联系医保经办机构。")
+            % {"amount": f"{amount:,.2f}", "limit": f"{institution.amount_limit:,.2f}"},
+            code="amount_over_limit",
+        )
     digest = request_digest(
         patient_id_number=patient_id_number,
         card_number=card_number,
@@ -157,6 +163,15 @@ def stored_outcome(*, institution, idempotency_key, digest):
 
 def payments_of(settlement):
     return list(settlement.payments.select_related("holder").order_by("position"))
+
+
+def payments_by_settlement(settlements):
+    """Return {settlement id: its payments in order} for many settlements, in one query."""
+    grouped = {}
+    rows = SettlementPayment.objects.filter(settlement__in=settlements).select_related("holder")
+    for payment in rows.order_by("settlement_id", "position"):
+        grouped.setdefault(payment.settlement_id, []).append(payment)
+    return grouped
 
 
 def _one(queryset):

@@ -66,8 +66,8 @@ def record_sections(application):
         Section(_("参保人员基本信息"), [
             (_("姓名"), person.name),
             (_("性别"), str(person.sex_display)),
+            # No birth date beside the masked number: the masked digits are the birth date (DOMAIN.md).
             (_("公民身份号码"), person.masked_id_number),
-            (_("出生日期"), _date(person.birth_date)),
             (_("申请编号"), application.number),
             (_("转移原因"), _reason_text(application)),
         ]),

@@ -109,7 +109,7 @@ class DeskPagesMixin:
 class InstitutionForm(forms.ModelForm):
     class Meta:
         model = Institution
-        fields = ["code", "name", "kind", "region", "is_active"]
+        fields = ["code", "name", "kind", "region", "is_active", "amount_limit"]
 
 
 @admin.register(Institution)
@@ -124,13 +124,14 @@ class InstitutionAdmin(DeskPagesMixin, RegionScopedAdmin, admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["code", "name", "kind", "region", "is_active"]
+            return ["code", "name", "kind", "region", "is_active", "amount_limit"]
         return [
             "code",
             "name",
             "kind",
             "region",
             "is_active",
+            "amount_limit",
             "token_ending",
             "token_rotated_at",
             "created_at",

@@ -407,7 +407,7 @@ def test_settlements_cannot_be_added_changed_or_deleted(approver_client, settlem
 
 # Institutions -------------------------------------------------------------------------------------
 
-NEW_PHARMACY = {"code": "nb-0001", "name": "宁波新药房", "kind": "pharmacy", "is_active": "on"}
+NEW_PHARMACY = {"code": "nb-0001", "name": "宁波新药房", "kind": "pharmacy", "is_active": "on", "amount_limit": "50000.00"}
 
 
 def ningbo():

@@ -26,7 +26,7 @@ from .conftest import (
 
 pytestmark = pytest.mark.django_db
 
-SHAPE = {"id", "status", "amount", "paid_from", "cash_due", "created_at"}
+SHAPE = {"id", "status", "amount", "paid_from", "cash_due", "created_at", "refunded_at"}
 
 
 @pytest.fixture(autouse=True)
@@ -487,9 +487,9 @@ def test_nan_in_the_body_is_malformed_json(client, pharmacy, shared, relative):
 def test_an_unknown_address_and_a_wrong_method_answer_json(client, pharmacy):
     error_of(api_get(client, pharmacy, "/api/v1/nothing-here"), 404, "not_found")
     error_of(api_get(client, pharmacy, "/api/v1/"), 404, "not_found")
-    response = api_get(client, pharmacy, "/api/v1/settlements")
+    response = client.delete("/api/v1/settlements", HTTP_AUTHORIZATION=f"Bearer {pharmacy.token}")
     error_of(response, 405, "method_not_allowed")
-    assert "POST" in response["Allow"]
+    assert "POST" in response["Allow"] and "GET" in response["Allow"]
 
 
 def test_the_api_needs_no_portal_login_and_no_csrf_token(pharmacy, shared, relative):
@@ -534,7 +534,8 @@ def test_a_refund_gives_the_money_back_and_answers_the_refunded_settlement(
 
     assert response.status_code == 200
     body = response.json()
-    assert body == {**created, "status": "refunded"}
+    assert body == {**created, "status": "refunded", "refunded_at": body["refunded_at"]}
+    assert body["refunded_at"] is not None
     assert balance(father) == Decimal("2000.00")
     settlement = Settlement.objects.get()
     assert settlement.refund_journal.kind == JournalTransaction.Kind.REFUND and settlement.refunded_at
