@@ -26,6 +26,7 @@ _serial = itertools.count(1)
 
 def pytest_collection_modifyitems(config, items):
     _skip_postgresql_only_tests(items)
+    _skip_redis_only_tests(items)
     _restore_seeded_rows_after_committing_tests(items)
 
 
@@ -39,6 +40,19 @@ def _skip_postgresql_only_tests(items):
     )
     for item in items:
         if item.get_closest_marker("postgresql"):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _skip_redis_only_tests(items):
+    """Skip tests of a cache shared between processes unless the cache is Redis, saying why."""
+    if "RedisCache" in settings.CACHES["default"]["BACKEND"]:
+        return
+    reason = (
+        "needs a cache shared between processes: set CACHE_URL=redis://127.0.0.1:6379/1 "
+        "(.ci/run does so for its PostgreSQL run)"
+    )
+    for item in items:
+        if item.get_closest_marker("redis"):
             item.add_marker(pytest.mark.skip(reason=reason))
 
 

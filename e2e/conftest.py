@@ -25,13 +25,29 @@ BLOCKING_IMPACTS = ("serious", "critical")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip the browser tests, saying why, where Chromium or Playwright is missing."""
+    """Skip the browser tests, saying why, where Chromium or Playwright is missing; under CI, fail them.
+
+    CI installs Chromium itself (.ci/run): a run there without it must not pass with the browser tests
+    quietly skipped.
+    """
     reason = _missing_browser_reason()
     if reason is None:
+        return
+    if _in_ci():
         return
     for item in items:
         if item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_runtest_setup(item):
+    """Under CI, fail a browser test that cannot run, before any of its fixtures start."""
+    if _in_ci() and item.get_closest_marker("e2e") and (reason := _missing_browser_reason()):
+        pytest.fail(f"CI=true requires the browser tests, but {reason}", pytrace=False)
+
+
+def _in_ci():
+    return os.environ.get("CI", "").lower() == "true"
 
 
 def _missing_browser_reason():

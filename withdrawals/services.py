@@ -411,6 +411,7 @@ def first_review_withdrawal(*, application, actor, note=""):
 def return_withdrawal(*, application, actor, missing_kinds, note):
     """Return the application for more materials, naming everything missing at once (一次性告知)."""
     _check_desk(actor, application)
+    _check_second_person(application, actor)
     kinds = accepted_kinds(application)
     unknown = [kind for kind in missing_kinds if kind not in kinds]
     if unknown:
@@ -440,6 +441,7 @@ def return_withdrawal(*, application, actor, missing_kinds, note):
 def refuse_withdrawal(*, application, actor, reason):
     """Refuse the application (不予受理) with a reason the citizen reads; the account is free again."""
     _check_desk(actor, application)
+    _check_second_person(application, actor)
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError(_("请填写不予受理的原因，申请人会看到它。"), code="reason_required")
@@ -614,6 +616,12 @@ def _check_staff(actor, permission, region_id):
 def _check_region(actor, region_id):
     if not regions_of(actor).filter(pk=region_id).exists():
         raise ServiceError(_("该申请不属于您服务的统筹区。"), code="other_region")
+
+
+def _check_second_person(application, actor):
+    # After the first review, the decision is the second person's, whatever permissions the first holds.
+    if application.status == Status.FIRST_REVIEWED and application.first_reviewer_id == actor.pk:
+        raise ServiceError(_("初审后的退回或不予受理须由初审以外的人员办理。"), code="same_person")
 
 
 def decision_permission(application):

@@ -146,3 +146,22 @@ def test_staff_of_every_region_the_application_concerns_may_view_it(material):
     assert is_reviewing_staff(clerk, dossier)
     stranger = grant(make_staff("clerk_nj", "320100"), "view_dossier")
     assert not is_reviewing_staff(stranger, dossier)
+
+
+def test_a_staff_download_is_recorded_and_the_applicants_own_is_not(client, material, applicant):
+    from accounts.models import PersonalDataAccess
+
+    client.force_login(applicant.user)
+    client.get(url(material))
+    assert not PersonalDataAccess.objects.exists()
+    clerk = grant(make_staff("clerk_nb", "330200"), "view_dossier")
+    client.force_login(clerk)
+    client.get(url(material))
+    [row] = PersonalDataAccess.objects.all()
+    assert (row.staff, row.person, row.what) == (clerk, applicant, "申请材料")
+
+
+@pytest.mark.real_login
+def test_staff_without_the_second_factor_get_404(client, material):
+    client.force_login(grant(make_staff("clerk_nb", "330200"), "view_dossier"))
+    assert client.get(url(material)).status_code == 404

@@ -296,3 +296,11 @@ def test_the_money_lists_and_the_bindings_page_cost_the_same_however_long(desk, 
     few = [queries(page) for page in pages]
     add_rows(7)
     assert [queries(page) for page in pages] == few
+
+
+def test_opening_a_binding_records_a_look_at_both_sides(desk, direct_binding, clerk):
+    from accounts.models import PersonalDataAccess
+
+    desk.get(admin_url("binding_change", direct_binding.pk))
+    rows = PersonalDataAccess.objects.filter(staff=clerk, what="家庭共济绑定详情")
+    assert set(rows.values_list("person_id", flat=True)) == {direct_binding.payer_id, direct_binding.relative_id}

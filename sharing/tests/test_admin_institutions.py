@@ -533,3 +533,13 @@ def test_the_lists_make_the_same_number_of_queries_however_many_rows(client, rev
 
     assert len(listed(response)) == 15
     assert len(many) == len(few), [query["sql"] for query in many]
+
+
+def test_opening_a_settlement_records_a_look_at_the_patient_and_each_payer(reviewer_client, settlement, patient):
+    from accounts.models import PersonalDataAccess
+
+    reviewer_client.get(url("settlement", "change", settlement.pk))
+    payers = set(settlement.payments.values_list("holder_id", flat=True))
+    recorded = set(PersonalDataAccess.objects.values_list("person_id", flat=True))
+    assert recorded == {patient.pk, *payers}
+    assert set(PersonalDataAccess.objects.values_list("what", flat=True)) == {"结算详情"}

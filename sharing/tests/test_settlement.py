@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import ledger
-from accounts.models import Account, Enrolment, JournalTransaction, LedgerEntry, Notice
+from accounts.models import Account, Enrolment, JournalTransaction, LedgerEntry, Notice, Person
 from accounts.services import (
     ServiceError,
     change_account_status,
@@ -202,9 +202,13 @@ def test_a_payer_whose_enrolment_stopped_unnoticed_is_skipped(pharmacy, family):
 
 
 def test_a_deceased_payer_is_skipped(pharmacy, family):
-    family["father"].died_on = datetime.date(2026, 1, 1)
-    family["father"].save()
+    # Recorded without the save signal that ends his bindings (a bulk registry update, say), so that the
+    # binding is still active and only the settlement's own guard on the death date stands in the way.
+    Person.objects.filter(pk=family["father"].pk).update(died_on=datetime.date(2026, 1, 1))
+    assert Binding.objects.filter(payer=family["father"], status=Binding.Status.ACTIVE).exists()
+
     assert [name for name, _r, _a in paid(settle(pharmacy, family["child"], "20.00"))] == ["李秀英"]
+    assert balance(family["father"]) == D("30.00")
 
 
 # Replays and the key's race -----------------------------------------------------------------------

@@ -285,3 +285,11 @@ def test_the_queue_takes_constant_queries(nb_client, submitted, nb_clerk, django
             services.accept_transfer(application=application, actor=nb_clerk)
     with django_assert_num_queries(len(one.captured_queries)):
         assert nb_client.get(QUEUE).content.decode().count('class="field-number"') == 5
+
+
+def test_opening_a_transfer_and_its_record_is_recorded(nb_client, submitted, nb_clerk):
+    from accounts.models import PersonalDataAccess
+
+    nb_client.get(change_url(submitted))
+    [row] = PersonalDataAccess.objects.all()
+    assert (row.staff, row.person, row.what) == (nb_clerk, submitted.applicant, "转移申请详情")

@@ -458,3 +458,25 @@ def test_the_counter_changes_the_bank_account_of_a_counter_application(reviewer_
     )
     assert response.status_code == 302
     assert refreshed(application).bank_account_number == "6217000012345678"
+
+
+# The personal-data access record -------------------------------------------------------------------
+
+
+def test_opening_an_application_records_a_look_at_the_applicant(reviewer_client, application, desk_reviewer):
+    from accounts.models import PersonalDataAccess
+
+    reviewer_client.get(change_url(application))
+    reviewer_client.get(QUEUE)
+    [row] = PersonalDataAccess.objects.all()
+    assert (row.staff, row.person, row.what, row.reference) == (
+        desk_reviewer, application.applicant, "提取申请详情", application.number,
+    )
+
+
+def test_a_second_click_on_a_decision_already_taken_says_so(reviewer_client, application):
+    reviewer_client.post(decide_url(application, "first-review"), {"note": ""})
+    again = reviewer_client.post(decide_url(application, "first-review"), {"note": ""})
+    assert again.status_code == 403
+    assert "如果您刚刚点过这个按钮，它已经办理完成" in again.text
+    assert "经办业务" in again.text  # the admin's look, not the citizens' pages

@@ -465,3 +465,36 @@ def test_a_counter_clerk_changes_the_bank_account_and_the_citizen_is_told(stoppe
     assert refreshed(application).bank_account_number == "6217000012345678"
     title, body = notices_of(stopped_applicant)[-1]
     assert title == "收款账户已修改" and "尾号5678" in body
+
+
+@pytest.mark.parametrize("decision", ["return", "refuse"])
+def test_after_first_review_a_clerk_without_the_approve_permission_cannot_return_or_refuse(
+    first_reviewed, decision,
+):
+    other_reviewer = grant(make_staff("reviewer2", "330200"), *REVIEWER_PERMISSIONS)
+    with pytest.raises(NoPermission):
+        decide(decision, first_reviewed, other_reviewer)
+    assert refreshed(first_reviewed).status == Status.FIRST_REVIEWED
+
+
+@pytest.mark.parametrize("decision", ["return", "refuse"])
+def test_after_first_review_the_first_reviewer_cannot_return_or_refuse_even_with_the_permission(
+    first_reviewed, decision, desk_reviewer,
+):
+    grant(desk_reviewer, *APPROVER_PERMISSIONS)
+    with pytest.raises(ServiceError) as refused:
+        decide(decision, refreshed(first_reviewed), desk_reviewer)
+    assert refused.value.code == "same_person"
+    assert refreshed(first_reviewed).status == Status.FIRST_REVIEWED
+
+
+@pytest.mark.parametrize("decision", ["return", "refuse"])
+def test_after_first_review_the_approver_returns_or_refuses(first_reviewed, decision, desk_approver):
+    decide(decision, first_reviewed, desk_approver)
+    assert refreshed(first_reviewed).status in (Status.RETURNED, Status.REFUSED)
+
+
+def decide(decision, application, actor):
+    if decision == "return":
+        return services.return_withdrawal(application=application, actor=actor, missing_kinds=[], note="请补充")
+    return services.refuse_withdrawal(application=application, actor=actor, reason="不符合条件")
