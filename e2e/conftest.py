@@ -163,3 +163,61 @@ def screenshot(page, name):
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# Logins with their proofs -----------------------------------------------------------------------------
+
+STAFF_PASSWORD = "Demo@2026"
+STAFF = {"width": 1366, "height": 768}
+
+
+def totp_for(username):
+    """Return a TOTP code for the demo staff login `username` that its device has not accepted yet.
+
+    django-otp accepts a code once per 30-second step and one step either side; a test that logs the
+    same clerk in several times takes the next step, waiting for the clock when it has run ahead.
+    """
+    import time
+
+    from django_otp.oath import TOTP, hotp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+    clock = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    wanted = max(clock.t(), device.last_t + 1)
+    while wanted > clock.t() + device.tolerance:
+        time.sleep(1)
+    return f"{hotp(device.bin_key, wanted, digits=device.digits):0{device.digits}d}"
+
+
+def staff_logs_in(page, base_url, username):
+    """Log a demo clerk in to the admin with the password and the authenticator's code."""
+    page.goto(f"{base_url}/admin/login/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(STAFF_PASSWORD)
+    page.locator("#id_otp_token").fill(totp_for(username))
+    page.locator("input[type=submit]").click()
+    from playwright.sync_api import expect
+
+    expect(page.locator("#site-name")).to_be_visible()
+    expect(page.locator("#user-tools")).to_be_visible()
+
+
+def staff_page(browser, base_url, username):
+    """Return a new 1366 × 768 window with `username` logged in to the admin."""
+    context = browser.new_context(viewport=STAFF, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    staff_logs_in(page, base_url, username)
+    return page
+
+
+def prove_phone(page):
+    """Enter the code texted to the reserved phone on the step-up page, which then carries on."""
+    from playwright.sync_api import expect
+
+    from accounts import sms
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("验证预留手机号")
+    page.get_by_label("短信验证码").fill(sms.outbox[-1].code)
+    page.get_by_role("button", name="验证并继续办理").click()

@@ -177,7 +177,7 @@ def test_registration_form_and_its_errors_pass_the_audit(live_server, phone, dem
     page.goto(f"{live_server.url}/accounts/register/")
 
     page.get_by_label("身份证号码").fill("33020319850101123")
-    page.get_by_role("button", name="注册并登录").click()
+    page.get_by_role("button", name="获取短信验证码").click()
     summary = page.locator(".error-summary")
     expect(summary).to_be_focused()
     expect(summary).to_contain_text("应为18位")

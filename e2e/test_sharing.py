@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from accounts import ledger
 from accounts.models import Person, Region
-from e2e.conftest import assert_fits_the_width, audit, screenshot
+from e2e.conftest import assert_fits_the_width, audit, prove_phone, screenshot
 from sharing import bindings
 from sharing.models import Binding
 
@@ -67,6 +67,9 @@ def test_zhang_wei_binds_his_wife_and_she_confirms(live_server, phone, demo_data
     page.get_by_label("我已阅读并作出以上承诺").check()
     check(page, "2-form")
     page.get_by_role("button", name="提交").click()
+    # Binding widens access to his account: the reserved phone is proven first, then the form carries on.
+    check(page, "2b-step-up")
+    prove_phone(page)
 
     expect(page.locator(".messages")).to_contain_text("已向亲属发送确认请求")
     expect(page.locator(".facts").first).to_contain_text("待亲属确认")
@@ -134,6 +137,11 @@ def test_every_sharing_page_passes_the_audit_and_fits_a_phone(live_server, phone
 
     page.goto(f"{base_url}/sharing/new/")
     page.get_by_role("button", name="提交").click()
+    check(page, "step-up", large_text)
+    page.get_by_role("button", name="验证并继续办理").click()
+    expect(page.locator(".error-summary")).to_contain_text("请填写短信验证码")
+    check(page, "step-up-errors", large_text)
+    prove_phone(page)
     expect(page.locator(".error-summary")).to_be_visible()
     check(page, "form-errors", large_text)
 

@@ -22,7 +22,7 @@ from accounts.services import (  # noqa: E402
     stop_enrolment,
     system_account,
 )
-from e2e.conftest import DESKTOP, assert_fits_the_width, audit, screenshot  # noqa: E402
+from e2e.conftest import assert_fits_the_width, audit, prove_phone, screenshot, staff_page  # noqa: E402
 from transfers import services  # noqa: E402
 from transfers.models import TransferApplication  # noqa: E402
 
@@ -47,16 +47,8 @@ def photo(name):
 
 
 def desk(browser, base_url, username):
-    """Return an admin page logged in as `username` on a desktop-sized window."""
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto(f"{base_url}/admin/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(DEMO_PASSWORD)
-    page.locator("input[type=submit]").click()
-    expect(page.locator("#site-name")).to_be_visible()
-    return page
+    """Return an admin page logged in as `username` (password and authenticator code), 1366 × 768."""
+    return staff_page(browser, base_url, username)
 
 
 def dongguan_records_the_stop(browser, base_url):
@@ -146,6 +138,7 @@ def test_chen_ming_moves_his_insurance_from_dongguan_to_ningbo(live_server, phon
     page.get_by_label("我承诺所填信息和所提交的身份证件真实有效，如有虚假，愿承担法律责任。").check()
     check(page, "2-form")
     page.get_by_role("button", name="提交申请").click()
+    prove_phone(page)
 
     expect(page.locator(".facts")).to_contain_text("已提交（待转入地受理）")
     number = page.get_by_role("heading", level=1).inner_text().split()[-1]
@@ -233,6 +226,7 @@ def test_a_returned_transfer_and_its_forms_pass_the_audit(live_server, phone, de
     # A refused resubmission shows its error summary, which must pass too.
     page.get_by_label("我承诺所填信息和所提交的身份证件真实有效，如有虚假，愿承担法律责任。").check()
     page.get_by_role("button", name="重新提交").click()
+    prove_phone(page)
     expect(page.locator(".error-summary")).to_contain_text("请先上传新的图片")
     check(page, "resubmit-refused", large_text)
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from accounts import ledger
 from accounts.models import Account, JournalTransaction, Person
 from accounts.services import system_account
-from e2e.conftest import DESKTOP, audit, screenshot
+from e2e.conftest import audit, prove_phone, screenshot, staff_page
 from withdrawals.models import WithdrawalApplication
 
 DEMO_ID_NUMBER = "330203198501011238"
@@ -39,16 +39,8 @@ def citizen_logs_in(page, base_url):
 
 
 def desk(browser, base_url, username):
-    """Return an admin page logged in as `username` on a desktop-sized window."""
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto(f"{base_url}/admin/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(DEMO_PASSWORD)
-    page.locator("input[type=submit]").click()
-    expect(page.locator("#site-name")).to_be_visible()
-    return page
+    """Return an admin page logged in as `username` (password and authenticator code), 1366 × 768."""
+    return staff_page(browser, base_url, username)
 
 
 def clerk_records_that_the_enrolment_stopped(browser, base_url):
@@ -128,6 +120,7 @@ def test_zhang_wei_withdraws_his_balance_after_settling_abroad(live_server, phon
 
     page.get_by_label("我承诺所提交材料真实有效，如有虚假，愿承担法律责任。").check()
     page.get_by_role("button", name="提交申请").click()
+    prove_phone(page)
     expect(page.locator(".facts")).to_contain_text("已提交（待受理）")
     audit(page)
     screenshot(page, "withdrawal-5-submitted")
