@@ -11,7 +11,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -73,9 +73,7 @@ class StaffLoginView(LoginView):
         return self.render_to_response(self.get_context_data(form=form, blocked=LOGIN_BLOCKED), status=429)
 
     def form_invalid(self, form):
-        if form.has_error(forms.forms.NON_FIELD_ERRORS, "invalid_login") or form.has_error(
-            forms.forms.NON_FIELD_ERRORS, "invalid_token"
-        ):
+        if form.has_error(NON_FIELD_ERRORS, "invalid_login") or form.has_error(NON_FIELD_ERRORS, "invalid_token"):
             throttle.login_failures.record(self.request)
         return super().form_invalid(form)
 

@@ -157,6 +157,17 @@ def assert_fits_the_width(page, width=PHONE["width"]):
     assert scroll_width <= width, f"{page.url} is {scroll_width}px wide in a {width}px window"
 
 
+def check_phone_page(page, name, large_text=False):
+    """Audit a phone page with axe, make sure it fits the width, and keep a screenshot named for the text size."""
+    from playwright.sync_api import expect
+
+    if large_text:
+        expect(page.locator("html")).to_have_class("large-text")
+    audit(page)
+    assert_fits_the_width(page)
+    screenshot(page, f"{name}{'-large-text' if large_text else ''}")
+
+
 def screenshot(page, name):
     """Save a full-page screenshot to e2e/artifacts/<name>.png for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect  # noqa: E402
 from accounts.models import Person  # noqa: E402
 from accounts.services import notify  # noqa: E402
 from conftest import make_citizen_user  # noqa: E402
-from e2e.conftest import assert_fits_the_width, audit, screenshot  # noqa: E402
+from e2e.conftest import assert_fits_the_width, audit, check_phone_page, screenshot  # noqa: E402
 
 DEMO_ID_NUMBER = "330203198501011238"
 DEMO_PASSWORD = "Demo@2026"
@@ -49,11 +49,7 @@ def use_large_text(page, base_url):
 
 def check(page, name, large_text):
     """Audit the page with axe, make sure it fits a phone's width, and keep a screenshot."""
-    if large_text:
-        expect(page.locator("html")).to_have_class("large-text")
-    audit(page)
-    assert_fits_the_width(page)
-    screenshot(page, f"phone-{name}{'-large-text' if large_text else ''}")
+    check_phone_page(page, f"phone-{name}", large_text)
 
 
 @pytest.mark.parametrize("large_text", TEXT_SIZES)

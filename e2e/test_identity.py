@@ -12,7 +12,7 @@ from django.core.management import call_command  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 from accounts.models import PersonalDataAccess, User  # noqa: E402
-from e2e.conftest import assert_fits_the_width, audit, screenshot, staff_page  # noqa: E402
+from e2e.conftest import audit, check_phone_page, screenshot, staff_page  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -42,11 +42,7 @@ def newest_code(folder, to):
 
 
 def check(page, name, large_text):
-    if large_text:
-        expect(page.locator("html")).to_have_class("large-text")
-    audit(page)
-    assert_fits_the_width(page)
-    screenshot(page, f"identity-{name}{'-large-text' if large_text else ''}")
+    check_phone_page(page, f"identity-{name}", large_text)
 
 
 def use_large_text(page, base_url, large_text):

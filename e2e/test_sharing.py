@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from accounts import ledger
 from accounts.models import Person, Region
-from e2e.conftest import assert_fits_the_width, audit, prove_phone, screenshot
+from e2e.conftest import check_phone_page, prove_phone
 from sharing import bindings
 from sharing.models import Binding
 
@@ -42,11 +42,7 @@ def log_out(page):
 
 def check(page, name, large_text=False):
     """Audit the page with axe, make sure it fits a phone's width, and keep a screenshot."""
-    if large_text:
-        expect(page.locator("html")).to_have_class("large-text")
-    audit(page)
-    assert_fits_the_width(page)
-    screenshot(page, f"sharing-{name}{'-large-text' if large_text else ''}")
+    check_phone_page(page, f"sharing-{name}", large_text)
 
 
 def test_zhang_wei_binds_his_wife_and_she_confirms(live_server, phone, demo_data):

@@ -8,7 +8,7 @@ import pytest
 from accounts.models import JournalTransaction
 from sharing.models import Settlement
 
-from .conftest import api_get, api_post, balance, make_binding, post_settlement, settlement_body
+from .conftest import api_get, api_post, balance, post_settlement, settlement_body
 from .test_api import error_of, father, nothing_settled, shared  # noqa: F401  (fixtures and helpers)
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,53 @@
+"""Headers on every answer, and the error pages each side sees."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.middleware import PERMISSIONS_POLICY
+
+pytestmark = pytest.mark.django_db
+
+
+def test_citizen_pages_with_personal_data_are_never_stored(client, applicant):
+    client.force_login(applicant.user)
+    for name in ("account", "profile", "notices", "access_log"):
+        response = client.get(reverse(name))
+        assert "no-store" in response["Cache-Control"], name
+
+
+def test_admin_pages_are_never_stored_even_the_login(client, admin_client):
+    assert "no-store" in client.get(reverse("admin:login"))["Cache-Control"]
+    assert "no-store" in admin_client.get(reverse("admin:accounts_person_changelist"))["Cache-Control"]
+
+
+def test_the_public_home_page_may_be_cached(client, db):
+    assert "no-store" not in client.get(reverse("home")).get("Cache-Control", "")
+
+
+def test_every_answer_turns_off_unused_browser_features(client, db):
+    for path in ("/", "/accounts/login/", "/admin/login/", "/api/v1/openapi.json"):
+        policy = client.get(path)["Permissions-Policy"]
+        assert policy == PERMISSIONS_POLICY
+    assert "camera=()" in PERMISSIONS_POLICY and "geolocation=()" in PERMISSIONS_POLICY
+
+
+def test_a_clerk_sent_to_a_missing_page_sees_the_admins_look(client, reviewer, outsider):
+    client.force_login(reviewer)
+    response = client.get("/admin/accounts/no-such-page/")
+    assert response.status_code == 404
+    assert "经办业务" in response.text and "不负责的统筹区" in response.text
+    assert "长辈模式" not in response.text
+
+
+def test_a_citizen_sent_to_a_missing_page_sees_the_portals_look(client, applicant):
+    client.force_login(applicant.user)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "长辈模式" in response.text and "经办业务" not in response.text
+
+
+def test_a_clerk_refused_a_page_sees_the_admins_look(client, reviewer):
+    client.force_login(reviewer)
+    response = client.get(reverse("admin:accounts_personaldataaccess_changelist"))
+    assert response.status_code == 403
+    assert "经办业务" in response.text and "这一步刚刚已经办理过" in response.text
