@@ -21,6 +21,7 @@ from accounts.models import (
     Enrolment,
     JournalTransaction,
     LedgerEntry,
+    Notice,
     Person,
     Province,
     Region,
@@ -842,3 +843,42 @@ def test_clerk_with_user_permissions_still_cannot_manage_logins(client, clerk):
 def test_superuser_manages_logins(admin_client):
     assert admin_client.get(reverse("admin:accounts_user_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:accounts_staffprofile_changelist")).status_code == 200
+
+
+# The reserved phone ---------------------------------------------------------------------------------
+
+
+def test_a_clerk_changes_the_reserved_phone_and_both_numbers_are_told(
+    client, clerk, ningbo, django_capture_on_commit_callbacks
+):
+    from accounts import sms
+
+    old = ningbo.phone
+    form = {
+        "name": ningbo.name, "phone": "13911112222", "card_number": ningbo.card_number, "died_on": "",
+        "enrolments-TOTAL_FORMS": "0", "enrolments-INITIAL_FORMS": "0",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url("person", "change", ningbo.pk), form)
+
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    ningbo.refresh_from_db()
+    assert ningbo.phone == "13911112222"
+    assert sorted(message.to for message in sms.outbox) == sorted([old, "13911112222"])
+    assert all("尾号2222" in message.text and not message.code for message in sms.outbox)
+    latest = ningbo.history.first()
+    assert (latest.history_user, latest.history_change_reason) == (clerk, "窗口凭身份证变更预留手机号")
+    assert ningbo.history.all()[1].phone == old
+    assert Notice.objects.filter(person=ningbo, title="预留手机号已变更").exists()
+
+
+def test_an_unchanged_phone_texts_nobody(client, clerk, ningbo, django_capture_on_commit_callbacks):
+    from accounts import sms
+
+    form = {
+        "name": "张伟", "phone": ningbo.phone, "card_number": ningbo.card_number, "died_on": "",
+        "enrolments-TOTAL_FORMS": "0", "enrolments-INITIAL_FORMS": "0",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("person", "change", ningbo.pk), form)
+    assert not sms.outbox

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from axes.models import AccessAttempt, AccessLog
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -312,3 +313,34 @@ def test_successful_logins_and_empty_forms_do_not_count_as_failures(client, appl
     response = client.post(reverse("login"), {"username": applicant.id_number, "password": "Demo@2026"})
 
     assert response.status_code == 302
+
+
+def test_registration_never_completes_without_the_code(client, registrant):
+    first = client.post(reverse("register"), registration(registrant))
+    assert first.status_code == 200 and first.context["form"].fields.keys() == {"code"}
+    assert not User.objects.filter(person=registrant).exists()
+    assert "_auth_user_id" not in client.session
+    code = last_code()
+    wrong = "000000" if code != "000000" else "111111"
+    for attempt in (wrong, "", "12345"):
+        client.post(reverse("register_code"), {"code": attempt})
+    assert not User.objects.filter(person=registrant).exists()
+    assert client.get(reverse("account")).status_code == 302
+
+
+def test_the_code_step_without_the_first_goes_back_to_it(client, registrant):
+    assert client.post(reverse("register_code"), {"code": "123456"})["Location"] == reverse("register")
+
+
+def test_a_new_code_can_be_asked_for_after_sixty_seconds_and_the_old_one_is_void(client, registrant):
+    client.post(reverse("register"), registration(registrant))
+    too_soon = client.post(reverse("register_code"), {"resend": "1"})
+    assert "秒后再重新获取" in too_soon.text and len(sms.outbox) == 1
+    cache.clear()  # the minute passes: the wait lives in the cache
+    resent = client.post(reverse("register_code"), {"resend": "1"})
+    assert "已重新发送" in resent.text and len(sms.outbox) == 2
+    old, new = sms.outbox[0].code, sms.outbox[1].code
+    if old != new:
+        client.post(reverse("register_code"), {"code": old})
+        assert not User.objects.filter(person=registrant).exists()
+    assert client.post(reverse("register_code"), {"code": new}).status_code == 302
