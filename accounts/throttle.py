@@ -51,7 +51,8 @@ def count_hit(key, window_seconds):
         return 1
 
 
-# Real-name registration: the form matches name, ID number and phone against the registry.
+# Real-name registration: the form matches name, ID number and phone against the registry. Every code
+# request counts, whether it matched or not, so that the limit reveals nothing either.
 registration_failures = FailureCounter("registration", "REGISTRATION_FAILURE_LIMIT")
 # Login: django-axes locks one (ID number, address) pair; this limits how many ID numbers one address tries.
 login_failures = FailureCounter("login", "LOGIN_FAILURE_LIMIT_PER_ADDRESS")

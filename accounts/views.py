@@ -107,9 +107,10 @@ def register(request):
 
 def _send_registration_code(request, identity):
     """Text the code if the identity matches; count the request the same way when it does not."""
+    # Every request counts, matched or not: were only mismatches counted, the moment an address is
+    # blocked would tell it which details matched.
+    throttle.registration_failures.record(request)
     person = services.find_registrant(**identity)
-    if person is None:
-        throttle.registration_failures.record(request)
     phone_codes.send_code(
         phone=identity["phone"], purpose=PhoneCode.Purpose.REGISTER, address=throttle.client_ip(request),
         deliver=person is not None,

@@ -158,7 +158,8 @@ AXES_VERBOSE = False
 # does it keep a log of successful logins, which would hold the same numbers.
 AXES_ENABLE_ADMIN = False
 AXES_DISABLE_ACCESS_LOG = True
-# Failed real-name registrations allowed per address and hour (django-axes guards only the login).
+# Real-name registration attempts allowed per address and hour, matched or not, so that being blocked
+# tells nothing (django-axes guards only the login).
 REGISTRATION_FAILURE_LIMIT = env.int("REGISTRATION_FAILURE_LIMIT", default=10)
 # Failed logins allowed per address and hour, whatever the login names: axes locks (name, address) pairs
 # only, so without this one address could try a few passwords on every ID number.

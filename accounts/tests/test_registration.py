@@ -263,6 +263,22 @@ def test_repeated_failed_registrations_from_one_address_are_blocked(client, regi
 
 
 @pytest.mark.django_db
+def test_the_attempt_limit_cannot_tell_a_match_from_a_mismatch(client, registrant, settings):
+    # Were only mismatches counted, an address would learn whether details match from when it is blocked.
+    settings.REGISTRATION_FAILURE_LIMIT = 2
+    answers = []
+    for address, first in (
+        ("10.3.3.1", registration(registrant)),
+        ("10.3.3.2", registration(registrant, phone="13900009999")),
+    ):
+        client.post(reverse("register"), first, REMOTE_ADDR=address)
+        client.post(reverse("register"), registration(registrant, phone="13900008888"), REMOTE_ADDR=address)
+        third = client.post(reverse("register"), registration(registrant, phone="13900007777"), REMOTE_ADDR=address)
+        answers.append(third.status_code)
+    assert answers == [429, 429]
+
+
+@pytest.mark.django_db
 def test_failures_from_another_address_do_not_block(client, registrant, settings):
     settings.REGISTRATION_FAILURE_LIMIT = 2
     for _attempt in range(2):
