@@ -8,6 +8,7 @@ request, matched or not, so that their refusals cannot tell a visitor whether a 
 """
 
 import datetime
+import functools
 import logging
 import secrets
 import time
@@ -74,14 +75,24 @@ def _count_request(phone, purpose, address):
 
 
 def send_code(*, phone, purpose, address, deliver=True):
-    """Issue a new code for `purpose` and text it to `phone`; with deliver=False only count the request.
+    """Issue a new code for `purpose` and text it to `phone`; with deliver=False only count the request."""
+    texting = prepare_code(phone=phone, purpose=purpose, address=address, deliver=deliver)
+    return texting() if texting else None
+
+
+def prepare_code(*, phone, purpose, address, deliver=True):
+    """Count a request for a code, refusing it over a limit; return what issues and texts the code, or None.
 
     Registration and password reset call it with deliver=False when nothing matched, so that the visitor
-    meets the same limits and the same answer either way, and no code is sent.
+    meets the same limits and the same answer either way, and no code is sent; they run what it returns
+    only once their answer has gone out (accounts.views.TextAfterAnswer), so that neither the provider's delay nor its
+    refusal shows in the answer.
     """
     _count_request(phone, purpose, address)
-    if not deliver:
-        return None
+    return functools.partial(_issue_and_text, phone, purpose) if deliver else None
+
+
+def _issue_and_text(phone, purpose):
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     now = timezone.now()
     with transaction.atomic():

@@ -9,8 +9,9 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -97,21 +98,21 @@ def register(request):
     data = form.cleaned_data
     identity = {"name": data["name"], "id_number": data["id_number"], "phone": data["phone"]}
     try:
-        _send_registration_code(request, identity)
+        texting = _registration_code(request, identity)
     except services.ServiceError as refusal:
         form.add_error(None, refusal.message)
         return render(request, "registration/register.html", {"form": form})
     request.session[PENDING_REGISTRATION] = {**identity, "password_hash": make_password(data["password1"])}
-    return _code_page(request, "registration/register_code.html", CodeForm(), identity["phone"])
+    return _code_page(request, "registration/register_code.html", CodeForm(), identity["phone"], texting=texting)
 
 
-def _send_registration_code(request, identity):
-    """Text the code if the identity matches; count the request the same way when it does not."""
+def _registration_code(request, identity):
+    """Count the request and return what texts the code if the identity matches (None if it does not)."""
     # Every request counts, matched or not: were only mismatches counted, the moment an address is
     # blocked would tell it which details matched.
     throttle.registration_failures.record(request)
     person = services.find_registrant(**identity)
-    phone_codes.send_code(
+    return phone_codes.prepare_code(
         phone=identity["phone"], purpose=PhoneCode.Purpose.REGISTER, address=throttle.client_ip(request),
         deliver=person is not None,
     )
@@ -129,7 +130,7 @@ def register_code(request):
     form = CodeForm(request.POST)
     template = "registration/register_code.html"
     if "resend" in request.POST:
-        return _resend(request, template, identity["phone"], lambda: _send_registration_code(request, identity))
+        return _resend(request, template, identity["phone"], lambda: _registration_code(request, identity))
     if form.is_valid():
         try:
             phone_codes.verify_code(
@@ -146,18 +147,40 @@ def register_code(request):
     return _code_page(request, template, form, identity["phone"])
 
 
-def _code_page(request, template, form, phone, page_errors=(), resent=False):
+class TextAfterAnswer(HttpResponse):
+    """A page that texts its code (what prepare_code returned) only after the server has sent it.
+
+    The server calls close() once the answer is out; a refusal by the provider is logged and voids the
+    code there, and the visitor asks for a new one after the minute, as when a text is lost.
+    """
+
+    def __init__(self, content, *, texting):
+        super().__init__(content)
+        self.texting = texting
+
+    def close(self):
+        try:
+            if self.texting is not None:
+                self.texting()
+        except services.ServiceError:
+            pass
+        finally:
+            self.texting = None
+            super().close()
+
+
+def _code_page(request, template, form, phone, page_errors=(), resent=False, texting=None):
     context = {"form": form, "tail": phone_codes.masked_tail(phone), "page_errors": page_errors, "resent": resent}
-    return render(request, template, context)
+    return TextAfterAnswer(render_to_string(template, context, request), texting=texting)
 
 
-def _resend(request, template, phone, send, form=None):
+def _resend(request, template, phone, prepare, form=None):
     form = form or CodeForm()
     try:
-        send()
+        texting = prepare()
     except services.ServiceError as refusal:
         return _code_page(request, template, form, phone, page_errors=[refusal.message])
-    return _code_page(request, template, form, phone, resent=True)
+    return _code_page(request, template, form, phone, resent=True, texting=texting)
 
 
 @login_not_required
@@ -171,17 +194,19 @@ def password_reset(request):
         return render(request, "registration/password_reset.html", {"form": form})
     pair = {"id_number": form.cleaned_data["id_number"], "phone": form.cleaned_data["phone"]}
     try:
-        _send_reset_code(request, pair)
+        texting = _reset_code(request, pair)
     except services.ServiceError as refusal:
         form.add_error(None, refusal.message)
         return render(request, "registration/password_reset.html", {"form": form})
     request.session[PENDING_RESET] = pair
-    return _code_page(request, "registration/password_reset_code.html", _reset_form(pair), pair["phone"])
+    template = "registration/password_reset_code.html"
+    return _code_page(request, template, _reset_form(pair), pair["phone"], texting=texting)
 
 
-def _send_reset_code(request, pair):
+def _reset_code(request, pair):
+    """Count the request and return what texts the code if a login has the pair (None if none has)."""
     user = services.find_login_for_reset(**pair)
-    phone_codes.send_code(
+    return phone_codes.prepare_code(
         phone=pair["phone"], purpose=PhoneCode.Purpose.PASSWORD_RESET, address=throttle.client_ip(request),
         deliver=user is not None,
     )
@@ -203,7 +228,7 @@ def password_reset_code(request):
     template = "registration/password_reset_code.html"
     form = _reset_form(pair, request.POST)
     if "resend" in request.POST:
-        return _resend(request, template, pair["phone"], lambda: _send_reset_code(request, pair), _reset_form(pair))
+        return _resend(request, template, pair["phone"], lambda: _reset_code(request, pair), _reset_form(pair))
     if form.is_valid():
         try:
             phone_codes.verify_code(

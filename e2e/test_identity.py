@@ -1,6 +1,7 @@
 """Identity in the browser: registering with the texted code, resetting a password, a clerk's look recorded."""
 
 import json
+import time
 
 import pytest
 
@@ -36,9 +37,15 @@ def sms_files(settings, tmp_path):
 
 
 def newest_code(folder, to):
-    messages = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.iterdir())]
-    [latest] = [message for message in messages if message["to"] == to][-1:]
-    return latest["code"]
+    """Return the code of the newest text to `to`, waiting for it as a phone does: it leaves after the page."""
+    for _attempt in range(100):
+        paths = sorted(folder.iterdir()) if folder.exists() else []
+        messages = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+        codes = [message["code"] for message in messages if message["to"] == to]
+        if codes:
+            return codes[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"no text reached {to}")
 
 
 def check(page, name, large_text):

@@ -126,3 +126,40 @@ def test_step_two_without_step_one_goes_back_to_step_one(client, citizen):
 
 def test_the_login_page_links_to_the_reset(client, db):
     assert reverse("password_reset") in client.get(reverse("login")).text
+
+
+def refuse_every_text(monkeypatch):
+    def refuse(backend, message):
+        raise sms.SmsError("LimitExceeded.PhoneNumberDailyLimit")
+
+    monkeypatch.setattr(sms.LocmemBackend, "send", refuse)
+
+
+def test_a_provider_refusal_does_not_show_in_the_answer(client, citizen, monkeypatch):
+    # Only a matching pair reaches the provider: a refusal on the page would tell that the pair exists.
+    unknown = start(client, citizen, phone="13905741239")
+    refuse_every_text(monkeypatch)
+
+    known = start(client, citizen)
+
+    assert page_text(known) == page_text(unknown)
+    assert PhoneCode.objects.get().voided_at is not None
+
+
+def test_the_code_is_texted_only_once_the_answer_is_out(rf, citizen):
+    # The provider's delay must not lengthen the answer of a matching pair, which would tell it apart.
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    from accounts import views
+
+    request = rf.post(reverse("password_reset"), {"id_number": citizen.id_number, "phone": citizen.phone})
+    request.user = AnonymousUser()
+    SessionMiddleware(lambda request: None).process_request(request)
+
+    answer = views.password_reset(request)
+
+    assert answer.status_code == 200 and not sms.outbox
+    answer.close()
+    [message] = sms.outbox
+    assert message.to == citizen.phone

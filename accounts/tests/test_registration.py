@@ -360,3 +360,17 @@ def test_a_new_code_can_be_asked_for_after_sixty_seconds_and_the_old_one_is_void
         client.post(reverse("register_code"), {"code": old})
         assert not User.objects.filter(person=registrant).exists()
     assert client.post(reverse("register_code"), {"code": new}).status_code == 302
+
+
+def test_a_provider_refusal_does_not_show_in_the_answer(client, registrant, monkeypatch):
+    # Only matching details reach the provider: a refusal on the page would tell that they match.
+    mismatch = client.post(reverse("register"), registration(registrant, phone="13900009999"))
+
+    def refuse(backend, message):
+        raise sms.SmsError("LimitExceeded.PhoneNumberDailyLimit")
+
+    monkeypatch.setattr(sms.LocmemBackend, "send", refuse)
+    match = client.post(reverse("register"), registration(registrant))
+
+    assert page_text(match) == page_text(mismatch)
+    assert not User.objects.filter(person=registrant).exists()
