@@ -85,8 +85,8 @@ def prepare_code(*, phone, purpose, address, deliver=True):
 
     Registration and password reset call it with deliver=False when nothing matched, so that the visitor
     meets the same limits and the same answer either way, and no code is sent; they run what it returns
-    only once their answer has gone out (accounts.views.TextAfterAnswer), so that neither the provider's delay nor its
-    refusal shows in the answer.
+    only once their answer has gone out (accounts.views.TextAfterAnswer), so that neither the provider's
+    delay nor its refusal shows in the answer.
     """
     _count_request(phone, purpose, address)
     return functools.partial(_issue_and_text, phone, purpose) if deliver else None

@@ -103,7 +103,8 @@ def register(request):
         form.add_error(None, refusal.message)
         return render(request, "registration/register.html", {"form": form})
     request.session[PENDING_REGISTRATION] = {**identity, "password_hash": make_password(data["password1"])}
-    return _code_page(request, "registration/register_code.html", CodeForm(), identity["phone"], texting=texting)
+    template = "registration/register_code.html"
+    return _code_page(request, template, CodeForm(), identity["phone"], texting=texting)
 
 
 def _registration_code(request, identity):
