@@ -8,11 +8,15 @@ ID number call `record_access` themselves. Lists of many citizens are not record
 import csv
 
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models.constants import LOOKUP_SEP
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from .models import Person, PersonalDataAccess, StaffProfile, StaffRole
+from .models import Account, Person, PersonalDataAccess, StaffProfile, StaffRole
+from .scoping import limit_to_regions
 from .throttle import client_ip
 
 
@@ -68,6 +72,36 @@ class RecordsDataAccess:
                     reference=self.access_reference(obj),
                 )
         return response
+
+
+class RecordsStatementLook:
+    """ModelAdmin mixin for rows of accounts: the list narrowed to one account is that citizen's statement.
+
+    It opens as ?account=<id> (the account page's link), and that records the look. Any other way of naming
+    accounts in the address (account__exact, account_id, account__in, ...) is refused, so that none
+    escapes the record; the region filter (account__region__...) stays open.
+    """
+
+    statement_label = ""
+
+    def changelist_view(self, request, extra_context=None):
+        if any(_names_accounts(key) for key in request.GET):
+            raise PermissionDenied(gettext("请从账户页面的“查看本账户的全部明细”打开一个账户的明细。"))
+        response = super().changelist_view(request, extra_context)
+        account_id = request.GET.get("account", "")
+        if request.method == "GET" and response.status_code == 200 and account_id.isdigit():
+            # From the account, not its rows: an account without any is still that citizen's statement.
+            accounts = limit_to_regions(Account.objects.filter(pk=account_id), request.user, "region")
+            holder = accounts.values_list("enrolment__person_id", flat=True).first()
+            record_access(
+                request=request, person_ids=[holder], what=self.statement_label, reference=account_id
+            )
+        return response
+
+
+def _names_accounts(key):
+    head, _sep, rest = key.partition(LOOKUP_SEP)
+    return head in ("account", "account_id") and key != "account" and not rest.startswith("region")
 
 
 def record_id_number_search(*, request, term, found):

@@ -20,7 +20,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
-from .access_log import RecordsDataAccess, access_record_csv, record_access, record_id_number_search
+from .access_log import (
+    RecordsDataAccess,
+    RecordsStatementLook,
+    access_record_csv,
+    record_id_number_search,
+)
 from .identity import mask_digits, mask_id_number, validate_id_number
 from .models import (
     Account,
@@ -606,8 +611,9 @@ class JournalTransactionAdmin(ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
+class LedgerEntryAdmin(RecordsStatementLook, ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
     region_lookup = "account__region"
+    statement_label = _("个人账户明细")
     list_display = ("id", "transaction", "transaction__created_at", "account", "amount", "balance_after")
     list_select_related = ("transaction", "account__region", "account__enrolment__person")
     list_filter = ("transaction__kind", "transaction__created_at", ("account__region", RegionListFilter))
@@ -615,22 +621,13 @@ class LedgerEntryAdmin(ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
     search_help_text = _("输入交易编号。")
     fields = ("transaction", "account", "amount", "balance_after")
 
-    def changelist_view(self, request, extra_context=None):
-        """The entries of one account (the account page's link) are that citizen's statement: record the look."""
-        response = super().changelist_view(request, extra_context)
-        account_id = request.GET.get("account", "")
-        if request.method == "GET" and response.status_code == 200 and account_id.isdigit():
-            holder = (
-                self.get_queryset(request).filter(account_id=account_id)
-                .values_list("account__enrolment__person_id", flat=True).first()
-            )
-            record_access(request=request, person_ids=[holder], what=_("个人账户明细"), reference=account_id)
-        return response
-
 
 @admin.register(MonthlyCredit)
-class MonthlyCreditAdmin(ReadOnlyAdmin, PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
+class MonthlyCreditAdmin(
+    RecordsStatementLook, ReadOnlyAdmin, PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin
+):
     region_lookup = "account__region"
+    statement_label = _("每月划入记录")
     person_prefix = "account__enrolment__person__"
     list_display = ("month", "account", "amount", "computation")
     list_select_related = ("account__region", "account__enrolment__person")

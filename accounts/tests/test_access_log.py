@@ -50,6 +50,33 @@ def test_each_look_at_one_citizen_is_recorded(clerk_client, applicant, page):
                         "search": "按身份证号码查询"}[page]
 
 
+@pytest.mark.parametrize("lookup", ["account__exact", "account_id", "account__id__exact", "account__in"])
+def test_the_statement_opens_only_in_the_recorded_way(clerk_client, applicant, lookup):
+    account = personal_account_of(applicant)
+    url = reverse("admin:accounts_ledgerentry_changelist") + f"?{lookup}={account.pk}"
+    assert clerk_client.get(url).status_code == 403
+    assert not PersonalDataAccess.objects.exists()
+
+
+def test_one_accounts_monthly_credits_are_recorded_like_its_statement(clerk_client, reviewer, applicant):
+    from django.contrib.auth.models import Permission
+
+    reviewer.user_permissions.add(Permission.objects.get(codename="view_monthlycredit"))
+    account = personal_account_of(applicant)
+    changelist = reverse("admin:accounts_monthlycredit_changelist")
+    assert clerk_client.get(changelist + f"?account__exact={account.pk}").status_code == 403
+    assert clerk_client.get(changelist + f"?account={account.pk}").status_code == 200
+    [row] = rows_of(applicant)
+    assert (row.what, row.reference) == ("每月划入记录", str(account.pk))
+
+
+def test_the_entries_of_a_region_are_a_list_and_not_recorded(clerk_client, applicant):
+    region_id = personal_account_of(applicant).region_id
+    url = reverse("admin:accounts_ledgerentry_changelist") + f"?account__region__id__exact={region_id}"
+    assert clerk_client.get(url).status_code == 200
+    assert not PersonalDataAccess.objects.exists()
+
+
 def test_lists_of_many_citizens_and_searches_by_name_are_not_recorded(clerk_client, applicant):
     clerk_client.get(reverse("admin:accounts_person_changelist"))
     clerk_client.get(reverse("admin:accounts_person_changelist") + "?q=张伟")
