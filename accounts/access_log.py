@@ -13,6 +13,7 @@ from django.db.models.constants import LOOKUP_SEP
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 
 from .models import Account, Person, PersonalDataAccess, StaffProfile, StaffRole
@@ -64,14 +65,30 @@ class RecordsDataAccess:
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200:
-            obj = getattr(response, "context_data", {}).get("original") or self.get_object(request, unquote(object_id))
-            if obj is not None:
-                record_access(
-                    request=request, person_ids=self.people_of(obj), what=self.access_label,
-                    reference=self.access_reference(obj),
-                )
+        self._record_look(request, response, object_id, self.access_label)
         return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The row's history (every version, who changed it): a look at the same citizen."""
+        response = super().history_view(request, object_id, extra_context)
+        self._record_look(request, response, object_id, format_lazy("{}（修改历史）", self.access_label))
+        return response
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """An old version in full (django-simple-history; only admins with history have this page)."""
+        response = super().history_form_view(request, object_id, version_id, extra_context)
+        self._record_look(request, response, object_id, format_lazy("{}（历史版本）", self.access_label))
+        return response
+
+    def _record_look(self, request, response, object_id, what):
+        if request.method != "GET" or response.status_code != 200:
+            return
+        context = getattr(response, "context_data", None) or {}
+        obj = context.get("original") or context.get("object") or self.get_object(request, unquote(object_id))
+        if obj is not None:
+            record_access(
+                request=request, person_ids=self.people_of(obj), what=what, reference=self.access_reference(obj)
+            )
 
 
 class RecordsStatementLook:

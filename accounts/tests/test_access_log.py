@@ -186,3 +186,17 @@ def test_postgresql_refuses_to_change_or_delete_the_record(reviewer, applicant):
     row.refresh_from_db()
     assert row.what == "参保人员信息"
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.parametrize("page", ["history", "old version"])
+def test_a_look_at_a_persons_history_is_recorded(clerk_client, applicant, page):
+    applicant.phone = "13900000001"
+    applicant.save()
+    version = applicant.history.earliest()
+    url = {
+        "history": reverse("admin:accounts_person_history", args=[applicant.pk]),
+        "old version": reverse("admin:accounts_person_simple_history", args=[applicant.pk, version.pk]),
+    }[page]
+    assert clerk_client.get(url).status_code == 200
+    [row] = rows_of(applicant)
+    assert row.what == {"history": "参保人员信息（修改历史）", "old version": "参保人员信息（历史版本）"}[page]
