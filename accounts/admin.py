@@ -214,6 +214,15 @@ class PersonSearchMixin:
     def get_search_fields(self, request):
         return (f"{self.person_prefix}name",)
 
+    def changelist_view(self, request, extra_context=None):
+        # The search box is the way to find a citizen: its exact ID number or card number search is recorded.
+        # The same lookups typed into the address (?id_number=...) would escape the record, and a part of a
+        # number (?id_number__startswith=...) would find people by fragments.
+        identifying = tuple(f"{self.person_prefix}{name}" for name in ("id_number", "card_number", "phone"))
+        if any(key.startswith(identifying) for key in request.GET):
+            raise PermissionDenied(_("请在搜索框中输入完整的18位身份证号码或医保卡号查找参保人。"))
+        return super().changelist_view(request, extra_context)
+
     def get_search_results(self, request, queryset, search_term):
         """Match an 18-character term to the ID number exactly, any other to the name; cards match whole."""
         term = search_term.strip()

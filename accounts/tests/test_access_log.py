@@ -77,6 +77,21 @@ def test_the_entries_of_a_region_are_a_list_and_not_recorded(clerk_client, appli
     assert not PersonalDataAccess.objects.exists()
 
 
+def test_a_search_by_card_number_is_recorded(clerk_client, applicant):
+    url = reverse("admin:accounts_person_changelist") + f"?q={applicant.card_number}"
+    assert clerk_client.get(url).context["cl"].result_count == 1
+    [row] = rows_of(applicant)
+    assert row.what == "按医保卡号查询"
+
+
+@pytest.mark.parametrize("lookup", ["id_number", "id_number__startswith", "card_number", "phone"])
+def test_a_citizen_is_not_found_through_the_address_instead_of_the_search(clerk_client, applicant, lookup):
+    value = {"id_number__startswith": applicant.id_number[:12]}.get(lookup, getattr(applicant, lookup.split("__")[0]))
+    url = reverse("admin:accounts_person_changelist") + f"?{lookup}={value}"
+    assert clerk_client.get(url).status_code == 403
+    assert not PersonalDataAccess.objects.exists()
+
+
 def test_lists_of_many_citizens_and_searches_by_name_are_not_recorded(clerk_client, applicant):
     clerk_client.get(reverse("admin:accounts_person_changelist"))
     clerk_client.get(reverse("admin:accounts_person_changelist") + "?q=张伟")
