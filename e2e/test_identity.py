@@ -138,6 +138,10 @@ def test_a_clerks_look_at_zhang_wei_shows_on_his_access_page(live_server, phone,
     expect(records).to_contain_text("宁波市 · 经办人员")
     expect(records).to_contain_text("参保人员信息")
     expect(page.locator("body")).not_to_contain_text("reviewer_nb")
+    # Cards in a plain column, lined up with the heading: no list bullets, no indent.
+    assert records.evaluate("list => getComputedStyle(list).listStyleType") == "none"
+    card, heading = page.locator(".access-log .card").first.bounding_box(), page.locator("h1").bounding_box()
+    assert card["x"] == heading["x"]
     check(page, "access-log", large_text)
 
 
