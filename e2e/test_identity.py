@@ -156,6 +156,7 @@ def test_a_staff_login_without_the_code_is_refused_and_a_new_clerk_enrols(live_s
     page.locator("#id_password").fill("Demo@2026")
     page.locator("input[type=submit]").click()
     expect(page.locator(".errornote")).to_contain_text("请输入身份验证器上的6位动态验证码")
+    assert_controls_are_large_enough(page)
     screenshot(page, "identity-staff-login-refused")
 
     TOTPDevice.objects.filter(user__username="approver_nb").delete()
@@ -164,5 +165,18 @@ def test_a_staff_login_without_the_code_is_refused_and_a_new_clerk_enrols(live_s
     expect(page.get_by_role("heading", name="绑定身份验证器")).to_be_visible()
     expect(page.locator(".second-factor__qr svg")).to_be_visible()
     audit(page)
+    assert_controls_are_large_enough(page)
     screenshot(page, "identity-staff-enrol")
     context.close()
+
+
+def assert_controls_are_large_enough(page):
+    """Every field and button of the staff desk's own pages is at least 44 × 44 px."""
+    controls = page.locator("#content input:visible, #content button:visible, #content a.button:visible")
+    sizes = {
+        control.evaluate("control => control.name || control.textContent"): control.bounding_box()
+        for control in controls.all()
+    }
+    assert sizes
+    small = {name: (box["width"], box["height"]) for name, box in sizes.items() if min(box["width"], box["height"]) < 44}
+    assert not small, small
