@@ -51,3 +51,5 @@ def test_a_clerk_refused_a_page_sees_the_admins_look(client, reviewer):
     response = client.get(reverse("admin:accounts_personaldataaccess_changelist"))
     assert response.status_code == 403
     assert "经办业务" in response.text and "这一步刚刚已经办理过" in response.text
+    # The admin's own breadcrumb bar, which its stylesheet draws (a bare div stays unstyled).
+    assert '<ol class="breadcrumbs"><li><a href="/admin/">经办业务</a></li>' in response.text
