@@ -132,3 +132,16 @@ def test_another_citizen_cannot_use_a_code_sent_to_the_payer(client, payer, outs
     answer = client.post(path, {"step_up": "1", "code": code})
     assert answer.status_code in (200, 404)
     assert QuotaTopUp.objects.filter(binding=funded_quota).count() == 1
+
+
+def test_a_kept_request_is_never_carried_on_at_another_address(as_payer, child, direct_binding):
+    # The code proves the phone, but what was kept for binding must not become a premium payment.
+    as_payer.post(reverse("sharing:bind"), bind_form(child))
+    premium = reverse("sharing:premium", args=[direct_binding.pk, "resident"])
+    bindings_before = Binding.objects.count()
+
+    answer = enter(as_payer, premium, sms.outbox[-1].code)
+
+    assert answer.status_code == 302 and answer["Location"] == premium
+    assert not PremiumPayment.objects.exists()
+    assert Binding.objects.count() == bindings_before
