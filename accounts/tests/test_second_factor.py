@@ -109,6 +109,13 @@ def test_a_new_clerk_enrols_with_a_qr_code_and_gets_ten_backup_codes(client, db,
 def test_a_clerk_with_a_device_cannot_enrol_another_with_the_password_alone(client, clerk):
     log_in(client, "")
     assert client.get(reverse("admin:second_factor_enrol"))["Location"] == reverse("admin:login")
+    # The citizens' login takes a password alone; the session it opens must not reach the enrolment either.
+    client.post(reverse("login"), {"username": "reviewer_nb", "password": "Demo@2026"})
+    assert client.session.get("_auth_user_id") == str(clerk.pk)
+    assert client.get(reverse("admin:second_factor_enrol"))["Location"] == reverse("admin:login")
+    assert client.post(reverse("admin:second_factor_enrol"), {"otp_token": "123456"}).status_code == 302
+    assert list(TOTPDevice.objects.filter(user=clerk).values_list("confirmed", flat=True)) == [True]
+    assert client.get(reverse("admin:index")).status_code == 302
 
 
 def test_a_superuser_resets_a_lost_device_and_it_is_recorded(client, clerk):
