@@ -688,7 +688,8 @@ class SuperuserOnlyAdmin:
 
 
 @admin.register(User)
-class UserAdmin(SuperuserOnlyAdmin, auth_admin.UserAdmin):
+class UserAdmin(RecordsDataAccess, SuperuserOnlyAdmin, auth_admin.UserAdmin):
+    access_label = _("登录账号")
     fieldsets = (*auth_admin.UserAdmin.fieldsets, (_("参保人"), {"fields": ("person",)}))
     raw_id_fields = ("person",)
     list_display = ("login_name", "first_name", "last_name", "is_staff", "is_superuser", "is_active")
@@ -718,7 +719,15 @@ class UserAdmin(SuperuserOnlyAdmin, auth_admin.UserAdmin):
         term = search_term.strip()
         if term:
             found = found | queryset.filter(username__in={term, term.upper()})
+            record_id_number_search(request=request, term=term, found=found)
         return found, may_have_duplicates
+
+    def people_of(self, user):
+        # A citizen's login names its person; a member of staff's names no citizen.
+        return [user.person_id]
+
+    def access_reference(self, user):
+        return ""
 
     @admin.display(description=_("登录名"), ordering="username")
     def login_name(self, user):

@@ -215,3 +215,13 @@ def test_a_look_at_a_persons_history_is_recorded(clerk_client, applicant, page):
     assert clerk_client.get(url).status_code == 200
     [row] = rows_of(applicant)
     assert row.what == {"history": "参保人员信息（修改历史）", "old version": "参保人员信息（历史版本）"}[page]
+
+
+def test_a_superusers_look_at_a_citizens_login_is_recorded(client, applicant, reviewer):
+    client.force_login(make_staff("admin", superuser=True))
+    found = client.get(reverse("admin:accounts_user_changelist"), {"q": applicant.id_number})
+    assert found.context["cl"].result_count == 1
+    client.get(reverse("admin:accounts_user_change", args=[applicant.user.pk]))
+    client.get(reverse("admin:accounts_user_change", args=[reviewer.pk]))
+    assert [row.what for row in rows_of(applicant)] == ["按身份证号码查询", "登录账号"]
+    assert PersonalDataAccess.objects.count() == 2
