@@ -1,0 +1,259 @@
+"""The monthly credit in set-based SQL: a chunk of accounts credited in a few statements.
+
+One chunk is one database transaction (see `accounts.credits.credit_monthly`):
+
+  1. `fill_chunk`: find, in one statement, the people of the chunk's accounts who are due the month's credit
+     (the one-per-person rule of DOMAIN.md), compute each amount, and copy the rows into the connection's
+     work table `credit_chunk`. On PostgreSQL the same statement locks the accounts, in id order.
+  2. `chunk_totals`: the count and sum per region, for the region's source account.
+  3. `insert_journals`, `link_journals`: one journal transaction per credit, found again by its key.
+  4. `add_to_personal_balances`: every account of the chunk in one UPDATE.
+  5. `take_from_source`: the region's credit-source account, once per chunk, not once per account.
+  6. `insert_entries`: both sides of every credit; the source's running balance by a window sum.
+  7. `insert_credits`: the MonthlyCredit rows.
+
+Amounts are worked in whole cents with integer arithmetic (half-up: `(cents x basis points + 5000) /
+10000`), never in floating point, so SQLite, whose decimals are floats, credits exactly what PostgreSQL
+does; `accounts.credits.monthly_amount` is the same rule in Python and the tests hold one to the other.
+Each statement passes a handful of parameters however many accounts it covers, so no statement comes near
+PostgreSQL's 65,535-parameter limit.
+
+Locks (see the notes in `accounts.ledger`): a chunk locks its citizens' accounts in one statement in id
+order, then each source account, a system account, by its UPDATE; every posting takes citizens' rows
+first in id order and system rows last, so a chunk and a settlement on the same accounts queue, never
+deadlock. The source account's entries are inserted while its row is locked, in journal order, each with
+the balance after it: the same running balance the ledger keeps.
+"""
+
+from django.db import connection
+
+from .models import Account, Enrolment, JournalTransaction, LedgerEntry, MonthlyCredit
+
+ACCOUNTS = Account._meta.db_table
+ENROLMENTS = Enrolment._meta.db_table
+JOURNAL = JournalTransaction._meta.db_table
+ENTRIES = LedgerEntry._meta.db_table
+CREDITS = MonthlyCredit._meta.db_table
+RETIRED = Enrolment.Employment.RETIRED
+EMPLOYEE = Enrolment.InsuranceType.EMPLOYEE
+
+
+def typed(sql_type):
+    """A placeholder whose type PostgreSQL cannot infer from a column (a value in a SELECT list)."""
+    return f"CAST(%s AS {sql_type})" if connection.vendor == "postgresql" else "%s"
+
+
+def prepare(policies):
+    """Create this connection's work tables and load `policies`: (region, version, rate %, retiree ¥).
+
+    Temporary tables are private to the connection, so concurrent runs (and tests) never see each
+    other's rows. On PostgreSQL the chunk table empties itself at each commit.
+    """
+    on_commit = " ON COMMIT DELETE ROWS" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS credit_policy ("
+            "region_id bigint PRIMARY KEY, version_id bigint NOT NULL, rate numeric(5, 2) NOT NULL, "
+            "rate_bp bigint NOT NULL, retiree_cents bigint NOT NULL)"
+        )
+        cursor.execute("DELETE FROM credit_policy")
+        cursor.executemany(
+            "INSERT INTO credit_policy (region_id, version_id, rate, rate_bp, retiree_cents) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [
+                (region_id, version_id, rate, int(rate * 100), int(retiree * 100))
+                for region_id, version_id, rate, retiree in policies
+            ],
+        )
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS credit_chunk ("
+            "account_id bigint PRIMARY KEY, person_id bigint NOT NULL, region_id bigint NOT NULL, "
+            "version_id bigint NOT NULL, base numeric(14, 2), rate numeric(5, 2), "
+            "amount_cents bigint NOT NULL, balance_after numeric(14, 2) NOT NULL, "
+            f"idempotency_key varchar(120) NOT NULL, journal_id bigint){on_commit}"
+        )
+
+
+def chunk_bounds(*, after, size, region_ids=None):
+    """Return the id of the `size`-th personal account after id `after` (None: the rest is one chunk)."""
+    where, params = _account_scope(region_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {ACCOUNTS} WHERE {where} AND id > %s ORDER BY id LIMIT 1 OFFSET %s",
+            [*params, after, size - 1],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def count_accounts(region_ids=None):
+    """Return how many personal accounts a run goes through (for its progress)."""
+    where, params = _account_scope(region_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {ACCOUNTS} WHERE {where}", params)
+        return cursor.fetchone()[0]
+
+
+def _account_scope(region_ids):
+    where, params = "kind = %s", [Account.Kind.PERSONAL]
+    if region_ids is not None:
+        where += f" AND region_id IN ({', '.join(['%s'] * len(region_ids))})"
+        params += list(region_ids)
+    return where, params
+
+
+# The month's amount of an enrolment in whole cents, under its region's policy `p`.
+AMOUNT_CENTS = (
+    f"(CASE WHEN e.employment = '{RETIRED}' THEN p.retiree_cents "
+    "ELSE (CAST(ROUND(e.contribution_base * 100) AS BIGINT) * p.rate_bp + 5000) / 10000 END)"
+)
+
+
+def _due(month, decisive_day, *, low, high, person_ids, account_status):
+    """FROM ... WHERE of the enrolments whose person is due the month's credit, and its parameters.
+
+    The person's target is the employee enrolment active during the month (from its first day to the
+    decisive day: the month's last, or today for the current month) that began last: the one active on
+    the decisive day if there is one, else the last one active in the month. A person credited for the
+    month already, by any account, is not due.
+    """
+    clauses = [
+        "a.kind = %s", "a.status = %s" if account_status == "active" else "a.status <> %s",
+        "e.insurance_type = %s", "e.started_on <= %s", "(e.ended_on IS NULL OR e.ended_on >= %s)",
+        "a.id > %s",
+    ]
+    first, decisive = (connection.ops.adapt_datefield_value(day) for day in (month, decisive_day))
+    params = [Account.Kind.PERSONAL, Account.Status.ACTIVE, EMPLOYEE, decisive, first, low]
+    if high is not None:
+        clauses.append("a.id <= %s")
+        params.append(high)
+    if person_ids is not None:
+        clauses.append(f"e.person_id IN ({', '.join(['%s'] * len(person_ids))})")
+        params += list(person_ids)
+    clauses += [
+        f"""NOT EXISTS (
+            SELECT 1 FROM {ENROLMENTS} later
+             WHERE later.person_id = e.person_id AND later.id <> e.id AND later.insurance_type = %s
+               AND later.started_on <= %s AND (later.ended_on IS NULL OR later.ended_on >= %s)
+               AND (later.started_on > e.started_on OR (later.started_on = e.started_on AND later.id > e.id)))""",
+        f"""NOT EXISTS (
+            SELECT 1 FROM {CREDITS} c WHERE c.month = %s AND c.person_id = e.person_id AND c.repeated = %s)""",
+    ]
+    params += [EMPLOYEE, decisive, first, first, False]
+    sql = (
+        f"FROM {ACCOUNTS} a JOIN {ENROLMENTS} e ON e.personal_account_id = a.id "
+        f"JOIN credit_policy p ON p.region_id = e.region_id WHERE {' AND '.join(clauses)}"
+    )
+    return sql, params
+
+
+def fill_chunk(*, month, decisive_day, low, high, person_ids, key_prefix):
+    """Copy the chunk's due credits into `credit_chunk`, locking their accounts; return how many."""
+    due, params = _due(month, decisive_day, low=low, high=high, person_ids=person_ids, account_status="active")
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM credit_chunk")
+        cursor.execute(
+            "INSERT INTO credit_chunk (account_id, person_id, region_id, version_id, base, rate, "
+            "amount_cents, balance_after, idempotency_key) "
+            f"SELECT a.id, e.person_id, e.region_id, p.version_id, "
+            f"CASE WHEN e.employment = '{RETIRED}' THEN NULL ELSE e.contribution_base END, "
+            f"CASE WHEN e.employment = '{RETIRED}' THEN NULL ELSE p.rate END, "
+            f"{AMOUNT_CENTS}, ROUND(a.balance + {AMOUNT_CENTS} / 100.0, 2), "
+            f"{typed('varchar(120)')} || CAST(e.person_id AS VARCHAR(20)) {due} AND {AMOUNT_CENTS} > 0 "
+            f"ORDER BY a.id{lock}",
+            [key_prefix, *params],
+        )
+        return cursor.rowcount
+
+
+def count_unavailable(*, month, decisive_day, person_ids):
+    """Return how many people are due the month's credit in an account that is frozen, closed or moved."""
+    due, params = _due(month, decisive_day, low=0, high=None, person_ids=person_ids, account_status="other")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) {due}", params)
+        return cursor.fetchone()[0]
+
+
+def chunk_totals():
+    """Return [(region id, credits, cents)] of the chunk, by region."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT region_id, COUNT(*), SUM(amount_cents) FROM credit_chunk GROUP BY region_id ORDER BY region_id"
+        )
+        return cursor.fetchall()
+
+
+def insert_journals(*, description, created_at):
+    """One journal transaction per credit, keyed `credit:<month>:person:<id>` (unique: a person once)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {JOURNAL} (kind, description, idempotency_key, created_at) "
+            f"SELECT {typed('varchar(20)')}, {typed('varchar(200)')}, idempotency_key, "
+            f"{typed('timestamp with time zone')} FROM credit_chunk ORDER BY account_id",
+            [
+                JournalTransaction.Kind.CREDIT,
+                description,
+                connection.ops.adapt_datetimefield_value(created_at),
+            ],
+        )
+
+
+def link_journals():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE credit_chunk SET journal_id = "
+            f"(SELECT j.id FROM {JOURNAL} j WHERE j.idempotency_key = credit_chunk.idempotency_key)"
+        )
+
+
+def add_to_personal_balances():
+    # The rows are locked since fill_chunk; ROUND keeps SQLite's floating point at whole cents.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ACCOUNTS} SET balance = ROUND({ACCOUNTS}.balance + c.amount_cents / 100.0, 2) "
+            f"FROM credit_chunk c WHERE {ACCOUNTS}.id = c.account_id"
+        )
+
+
+def take_from_source(source_id, amount):
+    """Take `amount` (Decimal) from a source account; return its balance before, read under the lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ACCOUNTS} SET balance = ROUND(balance - %s, 2) WHERE id = %s RETURNING balance",
+            [amount, source_id],
+        )
+        (after,) = cursor.fetchone()
+    return after
+
+
+def insert_entries(sources):
+    """Insert both entries of every credit; `sources` maps region id to (source id, balance before in cents)."""
+    source = " ".join(f"WHEN %s THEN {typed('bigint')}" for _region in sources)
+    source_params = [value for region, (source_id, _before) in sources.items() for value in (region, source_id)]
+    before_params = [value for region, (_source, before) in sources.items() for value in (region, before)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ENTRIES} (transaction_id, account_id, amount, balance_after) "
+            "SELECT transaction_id, account_id, amount, balance_after FROM ("
+            "  SELECT journal_id AS transaction_id, account_id, amount_cents / 100.0 AS amount, balance_after, "
+            "         1 AS side FROM credit_chunk"
+            "  UNION ALL"
+            f" SELECT journal_id, CASE region_id {source} END, -amount_cents / 100.0, "
+            f"        (CASE region_id {source} END - SUM(amount_cents) OVER ("
+            "            PARTITION BY region_id ORDER BY journal_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+            "        )) / 100.0, 0 FROM credit_chunk"
+            ") AS sides ORDER BY transaction_id, side",
+            [*source_params, *before_params],
+        )
+
+
+def insert_credits(month):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {CREDITS} (account_id, person_id, month, amount, contribution_base, rate, version_id, "
+            "transaction_id, repeated) "
+            f"SELECT account_id, person_id, {typed('date')}, amount_cents / 100.0, base, rate, version_id, "
+            f"journal_id, {typed('boolean')} FROM credit_chunk",
+            [connection.ops.adapt_datefield_value(month), False],
+        )
