@@ -411,8 +411,8 @@ class PolicyVersionAdmin(RegionScopedAdmin, HistoryAdmin):
             _("家庭共济"),
             {
                 "fields": (
-                    "sharing_scope", "max_sharing_relatives", "quota_topup_limit", "quota_topups_per_day",
-                    "quota_quiet_from", "quota_quiet_until",
+                    "sharing_scope", "sharing_scope_since", "max_sharing_relatives", "quota_topup_limit",
+                    "quota_topups_per_day", "quota_quiet_from", "quota_quiet_until",
                 )
             },
         ),

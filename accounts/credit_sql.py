@@ -137,9 +137,10 @@ def _due(month, decisive_day, *, low, high, person_ids, account_status):
                AND later.started_on <= %s AND (later.ended_on IS NULL OR later.ended_on >= %s)
                AND (later.started_on > e.started_on OR (later.started_on = e.started_on AND later.id > e.id)))""",
         f"""NOT EXISTS (
-            SELECT 1 FROM {CREDITS} c WHERE c.month = %s AND c.person_id = e.person_id AND c.repeated = %s)""",
+            SELECT 1 FROM {CREDITS} c WHERE c.month = %s AND c.person_id = e.person_id AND NOT c.repeated)""",
     ]
-    params += [EMPLOYEE, decisive, first, first, False]
+    # `NOT c.repeated` is written out, not a parameter: PostgreSQL then matches the partial unique index.
+    params += [EMPLOYEE, decisive, first, first]
     sql = (
         f"FROM {ACCOUNTS} a JOIN {ENROLMENTS} e ON e.personal_account_id = a.id "
         f"JOIN credit_policy p ON p.region_id = e.region_id WHERE {' AND '.join(clauses)}"

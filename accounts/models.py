@@ -633,8 +633,10 @@ class LedgerEntry(models.Model):
     transaction = models.ForeignKey(
         JournalTransaction, models.PROTECT, related_name="entries", verbose_name=_("交易")
     )
+    # No index of its own: entry_account_newest (account, -id) serves every lookup by account, and each
+    # further index is written again for every entry the ledger posts.
     account = models.ForeignKey(
-        Account, models.PROTECT, related_name="entries", verbose_name=_("账户")
+        Account, models.PROTECT, related_name="entries", db_index=False, verbose_name=_("账户")
     )
     amount = money_field(_("金额（元）"), help_text=_("正数为收入，负数为支出。"))
     balance_after = money_field(_("记账后余额（元）"))
@@ -655,8 +657,9 @@ class LedgerEntry(models.Model):
 class MonthlyCredit(models.Model):
     """The credit of one month to one person: the account it went to and the version that computed it."""
 
+    # Indexed by credit_account_newest (account, -month), as entries are by entry_account_newest.
     account = models.ForeignKey(
-        Account, models.PROTECT, related_name="monthly_credits", verbose_name=_("个人账户")
+        Account, models.PROTECT, related_name="monthly_credits", db_index=False, verbose_name=_("个人账户")
     )
     person = models.ForeignKey(
         Person, models.PROTECT, related_name="monthly_credits", verbose_name=_("参保人")
@@ -684,6 +687,7 @@ class MonthlyCredit(models.Model):
         verbose_name = _("每月划入")
         verbose_name_plural = _("每月划入")
         constraints = [
+            # Also the index of "who was credited for this month", which every run of the credit asks.
             models.UniqueConstraint(
                 fields=["month", "person"],
                 condition=Q(repeated=False),

@@ -9,6 +9,7 @@ models and, on PostgreSQL, a trigger refuse to change it), and one that reached 
 of days already past, whose credits and deadlines were worked out under the old one.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -108,13 +109,21 @@ def add_version(*, region, effective_from, document, actor, **parameters):
         region=region, effective_from=effective_from, document=document.strip(), created_by=actor,
         **parameters,
     )
-    version.full_clean()
+    _validate(version)
     try:
         with transaction.atomic():
             version.save()
     except IntegrityError:
+        # Another clerk entered a version for the same day a moment ago.
         raise ServiceError(_("该统筹区在这一天已有一个版本。"), code="duplicate_day") from None
     return version
+
+
+def _validate(row):
+    try:
+        row.full_clean()
+    except ValidationError as error:
+        raise ServiceError(" ".join(error.messages), code="invalid") from None
 
 
 @transaction.atomic
@@ -125,7 +134,7 @@ def change_version(*, version, actor, **changes):
     for name, value in changes.items():
         setattr(locked, name, value)
     check_effective_from(locked.effective_from)
-    locked.full_clean()
+    _validate(locked)
     locked.save()
     return locked
 
@@ -188,7 +197,7 @@ def add_premium_rate(*, region, year, resident_premium, ltc_premium, document, a
         region=region, year=year, resident_premium=resident_premium, ltc_premium=ltc_premium,
         document=document.strip(), created_by=actor,
     )
-    rate.full_clean()
+    _validate(rate)
     rate.save()
     return rate
 
@@ -201,7 +210,7 @@ def change_premium_rate(*, rate, actor, **changes):
     for name, value in changes.items():
         setattr(locked, name, value)
     check_premium_year(locked.year)
-    locked.full_clean()
+    _validate(locked)
     locked.save()
     return locked
 

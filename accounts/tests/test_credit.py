@@ -14,7 +14,7 @@ from accounts.services import (
     stop_enrolment,
     system_account,
 )
-from conftest import make_employee, make_person, make_resident, region, set_policy
+from conftest import make_employee, make_resident, region, set_policy
 
 pytestmark = pytest.mark.django_db
 

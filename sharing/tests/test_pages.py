@@ -7,7 +7,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Region
 from conftest import make_citizen_user, make_employee, make_resident
 from sharing import bindings
 from sharing.models import Binding, PremiumPayment, QuotaTopUp
