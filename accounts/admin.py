@@ -332,6 +332,17 @@ class RegionAdmin(RegionScopedAdmin, HistoryAdmin):
         return redirect(f"{reverse('admin:accounts_policyversion_add')}?region={obj.pk}")
 
 
+class FinalOnceInForceAdmin:
+    """ModelAdmin mixin: a row in force is read-only; one not yet in force is changed or withdrawn on its page."""
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or not obj.is_in_force)
+
+    def has_delete_permission(self, request, obj=None):
+        # One at a time, from the row's own page, which a row in force does not offer: no bulk delete.
+        return obj is not None and not obj.is_in_force and super().has_delete_permission(request, obj)
+
+
 class PolicyVersionForm(forms.ModelForm):
     """A new or not-yet-effective version; asks to confirm a change to monthly credits before saving it."""
 
@@ -393,7 +404,7 @@ def credit_change_warning(version, previous, changes):
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(RegionScopedAdmin, HistoryAdmin):
+class PolicyVersionAdmin(FinalOnceInForceAdmin, RegionScopedAdmin, HistoryAdmin):
     form = PolicyVersionForm
     list_display = (
         "region", "effective_from", "standing", "document", "employee_credit_rate", "retiree_monthly_credit",
@@ -449,13 +460,6 @@ class PolicyVersionAdmin(RegionScopedAdmin, HistoryAdmin):
             initial.update({name: getattr(latest, name) for name in policy.PARAMETERS})
         return initial
 
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or not obj.is_in_force)
-
-    def has_delete_permission(self, request, obj=None):
-        # Withdrawn one at a time, from the version's own page, which a version in force does not offer;
-        # so the list has no bulk delete.
-        return obj is not None and not obj.is_in_force and super().has_delete_permission(request, obj)
 
     @admin.display(description=_("状态"))
     def standing(self, version):
@@ -490,7 +494,7 @@ class PremiumRateForm(forms.ModelForm):
 
 
 @admin.register(PremiumRate)
-class PremiumRateAdmin(RegionScopedAdmin, HistoryAdmin):
+class PremiumRateAdmin(FinalOnceInForceAdmin, RegionScopedAdmin, HistoryAdmin):
     form = PremiumRateForm
     list_display = ("region", "year", "resident_premium", "ltc_premium", "document")
     list_select_related = ("region",)
@@ -506,11 +510,6 @@ class PremiumRateAdmin(RegionScopedAdmin, HistoryAdmin):
         initial.setdefault("year", citizens_today().year + 1)
         return initial
 
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or not obj.is_in_force)
-
-    def has_delete_permission(self, request, obj=None):
-        return obj is not None and not obj.is_in_force and super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj):
         policy.withdraw_premium_rate(rate=obj, actor=request.user)
@@ -824,7 +823,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
 @admin.register(MonthlyCredit)
 class MonthlyCreditAdmin(ReadOnlyAdmin, PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
     region_lookup = "account__region"
-    person_prefix = "account__enrolment__person__"
+    person_prefix = "person__"
     list_display = ("month", "account", "amount", "computation")
     list_select_related = ("account__region", "account__enrolment__person", "version")
     list_filter = (("account__region", RegionListFilter), "repeated")

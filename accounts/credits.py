@@ -26,6 +26,7 @@ from .models import (
     MonthlyCredit,
     Notice,
     PolicyVersion,
+    Region,
     citizens_today,
     percent,
 )
@@ -166,20 +167,24 @@ class _Run:
 
     def _count_before(self, region):
         credited = MonthlyCredit.objects.filter(month=self.month, repeated=False)
-        uncovered = Enrolment.objects.filter(
-            insurance_type=Enrolment.InsuranceType.EMPLOYEE, started_on__lte=self.decisive_day
-        ).filter(Q(ended_on__isnull=True) | Q(ended_on__gte=self.month))
         if region is not None:
             credited = credited.filter(version__region=region)
-            uncovered = uncovered.filter(region=region)
         if self.person_ids is not None:
             credited = credited.filter(person__in=self.person_ids)
-            uncovered = uncovered.filter(person__in=self.person_ids)
         self.summary.already_credited = credited.count()
         # People insured where no version was in force yet on the month's first day: nothing to credit by.
-        self.summary.skipped_no_policy = (
-            uncovered.exclude(region__in=list(self.versions)).values("person").distinct().count()
-        )
+        unversioned = Region.objects.exclude(pk__in=list(self.versions))
+        if region is not None:
+            unversioned = unversioned.filter(pk=region.pk)
+        if unversioned.exists():
+            uncovered = Enrolment.objects.filter(
+                region__in=unversioned,
+                insurance_type=Enrolment.InsuranceType.EMPLOYEE,
+                started_on__lte=self.decisive_day,
+            ).filter(Q(ended_on__isnull=True) | Q(ended_on__gte=self.month))
+            if self.person_ids is not None:
+                uncovered = uncovered.filter(person__in=self.person_ids)
+            self.summary.skipped_no_policy = uncovered.values("person").distinct().count()
 
     def prepare(self):
         credit_sql.prepare(

@@ -108,6 +108,12 @@ class FinalOnceInForceQuerySet(models.QuerySet):
 class FinalOnceInForce(models.Model):
     """A row that may be edited or withdrawn until the day it takes effect, and never afterwards."""
 
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("录入人"),
+    )
+    created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
+
     objects = FinalOnceInForceQuerySet.as_manager()
 
     class Meta:
@@ -185,11 +191,6 @@ class PolicyVersion(FinalOnceInForce):
     # 医保发〔2021〕43号: transfer out within 10 working days of acceptance, in within 5 of the form.
     transfer_out_days = models.PositiveSmallIntegerField(_("转出办理时限（工作日）"), default=10)
     transfer_in_days = models.PositiveSmallIntegerField(_("转入办理时限（工作日）"), default=5)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
-        verbose_name=_("录入人"),
-    )
-    created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
 
     objects = PolicyVersionQuerySet.as_manager()
     history = HistoricalRecords()
@@ -249,11 +250,6 @@ class PremiumRate(FinalOnceInForce):
         help_text=_("未开展长期护理保险的地区填0。"),
     )
     document = models.CharField(_("文件依据"), max_length=200)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
-        verbose_name=_("录入人"),
-    )
-    created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
 
     history = HistoricalRecords()
 

@@ -131,12 +131,7 @@ def change_version(*, version, actor, **changes):
     """Change a version that has not taken effect yet."""
     locked = PolicyVersion.objects.select_for_update().get(pk=version.pk)
     check_can_change(locked)
-    for name, value in changes.items():
-        setattr(locked, name, value)
-    check_effective_from(locked.effective_from)
-    _validate(locked)
-    locked.save()
-    return locked
+    return _save_changed(locked, changes, actor, check=lambda row: check_effective_from(row.effective_from))
 
 
 @transaction.atomic
@@ -144,7 +139,22 @@ def withdraw_version(*, version, actor):
     """Withdraw a version that has not taken effect yet; its history keeps the record."""
     locked = PolicyVersion.objects.select_for_update().get(pk=version.pk)
     check_can_change(locked)
-    locked.delete()
+    _withdraw(locked, actor)
+
+
+def _save_changed(row, changes, actor, *, check):
+    for name, value in changes.items():
+        setattr(row, name, value)
+    check(row)
+    _validate(row)
+    row._history_user = actor  # django-simple-history's way of naming who changed the row
+    row.save()
+    return row
+
+
+def _withdraw(row, actor):
+    row._history_user = actor
+    row.delete()
 
 
 def credit_changes(version, previous=None):
@@ -207,12 +217,7 @@ def change_premium_rate(*, rate, actor, **changes):
     """Correct the contributions of a premium year that has not begun."""
     locked = PremiumRate.objects.select_for_update().get(pk=rate.pk)
     check_premium_year(locked.year)
-    for name, value in changes.items():
-        setattr(locked, name, value)
-    check_premium_year(locked.year)
-    _validate(locked)
-    locked.save()
-    return locked
+    return _save_changed(locked, changes, actor, check=lambda row: check_premium_year(row.year))
 
 
 @transaction.atomic
@@ -220,4 +225,4 @@ def withdraw_premium_rate(*, rate, actor):
     """Withdraw the contributions of a premium year that has not begun."""
     locked = PremiumRate.objects.select_for_update().get(pk=rate.pk)
     check_premium_year(locked.year)
-    locked.delete()
+    _withdraw(locked, actor)

@@ -32,7 +32,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import DEFAULT_DATABASE_URL, ROOT, recreate_database, step  # noqa: E402
+from bench.run import DEFAULT_DATABASE_URL, ROOT, process_memory, recreate_database, step  # noqa: E402
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 REGIONS = ["330200", "330100", "441900", "320100", "131100"]  # 宁波, 杭州, 东莞, 南京, 衡水
@@ -277,21 +277,9 @@ class BackendSampler:
                     "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [APPLICATION_NAME]
                 ).fetchall()
                 for (pid,) in rows:
-                    memory = _memory(pid)
+                    memory = process_memory(pid, ("VmHWM", "RssAnon"))
                     self.peak_total = max(self.peak_total, memory.get("VmHWM", 0))
                     self.peak_private = max(self.peak_private, memory.get("RssAnon", 0))
-
-
-def _memory(pid):
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:
-        return {}
-    return {
-        key: int(rest.split()[0])
-        for key, _colon, rest in (line.partition(":") for line in lines)
-        if key in ("VmHWM", "RssAnon")
-    }
 
 
 def credited(output):
