@@ -136,8 +136,12 @@ def _due(month, decisive_day, *, low, high, person_ids, account_status):
              WHERE later.person_id = e.person_id AND later.id <> e.id AND later.insurance_type = %s
                AND later.started_on <= %s AND (later.ended_on IS NULL OR later.ended_on >= %s)
                AND (later.started_on > e.started_on OR (later.started_on = e.started_on AND later.id > e.id)))""",
+        # One index lookup per person. OFFSET 0 keeps PostgreSQL from turning this into an anti-join over
+        # all of the month's credits: during a run their number grows from none to a million faster than
+        # the statistics follow, and an anti-join planned for "none" took 45 s a chunk at a million.
         f"""NOT EXISTS (
-            SELECT 1 FROM {CREDITS} c WHERE c.month = %s AND c.person_id = e.person_id AND NOT c.repeated)""",
+            SELECT 1 FROM {CREDITS} c WHERE c.month = %s AND c.person_id = e.person_id AND NOT c.repeated
+             LIMIT 1 OFFSET 0)""",
     ]
     # `NOT c.repeated` is written out, not a parameter: PostgreSQL then matches the partial unique index.
     params += [EMPLOYEE, decisive, first, first]

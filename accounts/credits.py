@@ -117,7 +117,7 @@ def credit_monthly(*, month=None, region=None, persons=None, booked_at=None, chu
     """Credit `month` (default: this month) to every person due it, once, in chunks; return the summary.
 
     `region` limits the run to people insured in that region for the month, `persons` to those people.
-    `booked_at` dates the journal transactions (default: now). `progress(done, total, summary)` is
+    `booked_at` dates the journal transactions (default: the moment each chunk is written). `progress(done, total, summary)` is
     called after each chunk with the accounts gone through so far.
     """
     month = (month or current_month()).replace(day=1)
@@ -131,7 +131,7 @@ def credit_monthly(*, month=None, region=None, persons=None, booked_at=None, chu
         decisive_day=today if month == today.replace(day=1) else last_day_of(month),
         region=region,
         person_ids=None if persons is None else [getattr(p, "pk", p) for p in persons],
-        booked_at=booked_at or timezone.now(),
+        booked_at=booked_at,
     )
     run.prepare()
     total = credit_sql.count_accounts(run.region_ids)
@@ -223,8 +223,11 @@ class _Run:
         if not credited:
             return 0, 0
         totals = credit_sql.chunk_totals()
+        # Each chunk dated when it is written (unless the caller dates the run): the audit's checkpoint
+        # looks again at what was posted shortly before it, by that date.
         credit_sql.insert_journals(
-            description=_("%(month)s 每月划入") % {"month": month_words(self.month)}, created_at=self.booked_at
+            description=_("%(month)s 每月划入") % {"month": month_words(self.month)},
+            created_at=self.booked_at or timezone.now(),
         )
         credit_sql.link_journals()
         credit_sql.add_to_personal_balances()
