@@ -333,7 +333,7 @@ class RegionAdmin(RegionScopedAdmin, HistoryAdmin):
 
 
 class FinalOnceInForceAdmin:
-    """ModelAdmin mixin: a row in force is read-only; one not yet in force is changed or withdrawn on its page."""
+    """ModelAdmin mixin: a row in force is read-only; one not yet in force is changed or withdrawn."""
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and (obj is None or not obj.is_in_force)
@@ -372,7 +372,9 @@ class PolicyVersionForm(forms.ModelForm):
         effective_from = cleaned_data.get("effective_from")
         if region is None or effective_from is None:
             return cleaned_data
-        candidate = PolicyVersion(region=region, **{name: cleaned_data.get(name) for name in policy.PARAMETERS})
+        candidate = PolicyVersion(
+            region=region, **{name: cleaned_data.get(name) for name in policy.PARAMETERS}
+        )
         candidate.effective_from = effective_from
         previous = (
             PolicyVersion.objects.filter(region=region, effective_from__lt=effective_from)
@@ -431,7 +433,8 @@ class PolicyVersionAdmin(FinalOnceInForceAdmin, RegionScopedAdmin, HistoryAdmin)
             _("办理时限"),
             {
                 "fields": (
-                    "withdrawal_review_days", "withdrawal_payment_days", "transfer_out_days", "transfer_in_days",
+                    "withdrawal_review_days", "withdrawal_payment_days", "transfer_out_days",
+                    "transfer_in_days",
                 )
             },
         ),
@@ -466,7 +469,8 @@ class PolicyVersionAdmin(FinalOnceInForceAdmin, RegionScopedAdmin, HistoryAdmin)
         return version.standing_label if version.pk else "—"
 
     def save_model(self, request, obj, form, change):
-        parameters = {name: form.cleaned_data[name] for name in ("effective_from", "document", *policy.PARAMETERS)}
+        names = ("effective_from", "document", *policy.PARAMETERS)
+        parameters = {name: form.cleaned_data[name] for name in names}
         if change:
             saved = policy.change_version(version=obj, actor=request.user, **parameters)
         else:
@@ -515,11 +519,13 @@ class PremiumRateAdmin(FinalOnceInForceAdmin, RegionScopedAdmin, HistoryAdmin):
         policy.withdraw_premium_rate(rate=obj, actor=request.user)
 
     def save_model(self, request, obj, form, change):
-        values = {name: form.cleaned_data[name] for name in ("year", "resident_premium", "ltc_premium", "document")}
+        names = ("year", "resident_premium", "ltc_premium", "document")
+        values = {name: form.cleaned_data[name] for name in names}
         if change:
             policy.change_premium_rate(rate=obj, actor=request.user, **values)
         else:
-            obj.pk = policy.add_premium_rate(region=form.cleaned_data["region"], actor=request.user, **values).pk
+            region = form.cleaned_data["region"]
+            obj.pk = policy.add_premium_rate(region=region, actor=request.user, **values).pk
 
 
 # Registry -------------------------------------------------------------------------------------------

@@ -135,7 +135,8 @@ def _due(month, decisive_day, *, low, high, person_ids, account_status):
             SELECT 1 FROM {ENROLMENTS} later
              WHERE later.person_id = e.person_id AND later.id <> e.id AND later.insurance_type = %s
                AND later.started_on <= %s AND (later.ended_on IS NULL OR later.ended_on >= %s)
-               AND (later.started_on > e.started_on OR (later.started_on = e.started_on AND later.id > e.id)))""",
+               AND (later.started_on > e.started_on
+                    OR (later.started_on = e.started_on AND later.id > e.id)))""",
         # One index lookup per person. OFFSET 0 keeps PostgreSQL from turning this into an anti-join over
         # all of the month's credits: during a run their number grows from none to a million faster than
         # the statistics follow, and an anti-join planned for "none" took 45 s a chunk at a million.
@@ -154,7 +155,9 @@ def _due(month, decisive_day, *, low, high, person_ids, account_status):
 
 def fill_chunk(*, month, decisive_day, low, high, person_ids, key_prefix):
     """Copy the chunk's due credits into `credit_chunk`, locking their accounts; return how many."""
-    due, params = _due(month, decisive_day, low=low, high=high, person_ids=person_ids, account_status="active")
+    due, params = _due(
+        month, decisive_day, low=low, high=high, person_ids=person_ids, account_status="active"
+    )
     lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM credit_chunk")
@@ -184,7 +187,8 @@ def chunk_totals():
     """Return [(region id, credits, cents)] of the chunk, by region."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT region_id, COUNT(*), SUM(amount_cents) FROM credit_chunk GROUP BY region_id ORDER BY region_id"
+            "SELECT region_id, COUNT(*), SUM(amount_cents) FROM credit_chunk "
+            "GROUP BY region_id ORDER BY region_id"
         )
         return cursor.fetchall()
 

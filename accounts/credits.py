@@ -95,7 +95,7 @@ def first_credited_month(version):
 
 
 def monthly_amount(*, employment, base, version):
-    """Return a month's credit: the retirees' fixed amount, or the base times the rate, half-up to the cent."""
+    """Return a month's credit: the retirees' fixed amount, or base times rate, half-up to the cent."""
     if employment == Enrolment.Employment.RETIRED:
         return version.retiree_monthly_credit
     return (base * version.employee_credit_rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -113,12 +113,14 @@ def rule_words(*, employment, base, version):
 # The run ------------------------------------------------------------------------------------------
 
 
-def credit_monthly(*, month=None, region=None, persons=None, booked_at=None, chunk_size=CHUNK_SIZE, progress=None):
+def credit_monthly(
+    *, month=None, region=None, persons=None, booked_at=None, chunk_size=CHUNK_SIZE, progress=None
+):
     """Credit `month` (default: this month) to every person due it, once, in chunks; return the summary.
 
     `region` limits the run to people insured in that region for the month, `persons` to those people.
-    `booked_at` dates the journal transactions (default: the moment each chunk is written). `progress(done, total, summary)` is
-    called after each chunk with the accounts gone through so far.
+    `booked_at` dates the journal transactions (default: the moment each chunk is written).
+    `progress(done, total, summary)` is called after each chunk with the accounts gone through so far.
     """
     month = (month or current_month()).replace(day=1)
     today = citizens_today()
@@ -345,12 +347,14 @@ def credit_panel(account, *, year=None):
     years = sorted({day.year for day in credits.dates("month", "year")}, reverse=True)
     if year is not None:
         # A year's credits and the one before them, which the first of them is compared with.
-        window = list(credits.filter(month__lt=datetime.date(year + 1, 1, 1)).order_by("-month")[:HISTORY_MONTHS + 1])
+        before_next_year = credits.filter(month__lt=datetime.date(year + 1, 1, 1))
+        window = list(before_next_year.order_by("-month")[: HISTORY_MONTHS + 1])
         shown = [credit for credit in window if credit.month.year == year]
     else:
-        window = list(credits.order_by("-month")[:HISTORY_MONTHS + 1])
+        window = list(credits.order_by("-month")[: HISTORY_MONTHS + 1])
         shown = window[:HISTORY_MONTHS]
-    rows = [CreditRow(credit, change_reason(credit, older)) for credit, older in zip(shown, window[1:] + [None])]
+    older = window[1:] + [None]
+    rows = [CreditRow(credit, change_reason(credit, before)) for credit, before in zip(shown, older)]
     return CreditPanel(rule=current_rule(account), rows=rows, years=years, year=year)
 
 
@@ -365,10 +369,10 @@ def current_rule(account):
         version = policy.in_force(enrolment.region, citizens_today())
     except ServiceError as error:
         return error.message
-    amount = monthly_amount(employment=enrolment.employment, base=enrolment.contribution_base, version=version)
+    terms = {"employment": enrolment.employment, "base": enrolment.contribution_base, "version": version}
     return _("每月 ¥%(amount)s = %(rule)s（%(document)s，%(day)s起执行）") % {
-        "amount": f"{amount:,.2f}",
-        "rule": rule_words(employment=enrolment.employment, base=enrolment.contribution_base, version=version),
+        "amount": f"{monthly_amount(**terms):,.2f}",
+        "rule": rule_words(**terms),
         "document": version.document,
         "day": policy.day_words(version.effective_from),
     }

@@ -384,7 +384,10 @@ def _broken_running_balances(since):
     return [
         Discrepancy(
             _("明细 #%(pk)s（账户 #%(account)s）的记账后余额为 %(after)s，按上一笔应为 %(expected)s")
-            % {"pk": pk, "account": account, "after": f"{sql.money(after):.2f}", "expected": f"{sql.money(expected):.2f}"}
+            % {
+                "pk": pk, "account": account, "after": f"{sql.money(after):.2f}",
+                "expected": f"{sql.money(expected):.2f}",
+            }
         )
         for pk, account, after, expected in rows
     ]
@@ -509,7 +512,9 @@ def _audit_from(checkpoint):
         since_transaction=since_transaction,
         transactions=JournalTransaction.objects.filter(pk__gt=since_transaction).count(),
         entries=entries.count(),
-        accounts=Account.objects.count() if checkpoint is None else entries.values("account").distinct().count(),
+        accounts=(
+            Account.objects.count() if checkpoint is None else entries.values("account").distinct().count()
+        ),
         last_transaction=last_transaction,
         last_entry=last_entry,
     )
@@ -523,6 +528,10 @@ def _start_after(checkpoint):
         created_at__gte=checkpoint.started_at - IN_FLIGHT, pk__lte=checkpoint.last_transaction_id
     )
     first = recent.aggregate(transaction=Min("pk"), entry=Min("entries__pk"))
-    since_transaction = min(checkpoint.last_transaction_id, (first["transaction"] or checkpoint.last_transaction_id + 1) - 1)
-    since_entry = min(checkpoint.last_entry_id, (first["entry"] or checkpoint.last_entry_id + 1) - 1)
+    since_transaction = checkpoint.last_transaction_id
+    since_entry = checkpoint.last_entry_id
+    if first["transaction"] is not None:
+        since_transaction = min(since_transaction, first["transaction"] - 1)
+    if first["entry"] is not None:
+        since_entry = min(since_entry, first["entry"] - 1)
     return since_transaction, since_entry

@@ -122,16 +122,21 @@ class FinalOnceInForce(models.Model):
     def save(self, *args, **kwargs):
         # Not a business rule: the same refusal as the PostgreSQL trigger, on every database.
         if self.pk is not None:
-            if type(self).objects.filter(pk=self.pk).filter(self.in_force_condition(citizens_today())).exists():
+            if self._stored_in_force():
                 raise InForce(_("已生效的政策参数不能修改，更正请新增一个版本。"))
             if self.in_force_on(citizens_today()):
                 raise InForce(_("修改后的生效日期须晚于今天。"))
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        if type(self).objects.filter(pk=self.pk).filter(self.in_force_condition(citizens_today())).exists():
+        if self._stored_in_force():
             raise InForce(_("已生效的政策参数不能删除，更正请新增一个版本。"))
         return super().delete(*args, **kwargs)
+
+    def _stored_in_force(self):
+        """Whether the row as stored (whatever this instance now says) is in force."""
+        stored = type(self).objects.filter(pk=self.pk)
+        return stored.filter(self.in_force_condition(citizens_today())).exists()
 
     @property
     def is_in_force(self):

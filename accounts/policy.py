@@ -18,8 +18,9 @@ from .services import ServiceError
 
 # The fields of a version that staff set; the rest (region, day, document, who and when) frame them.
 PARAMETERS = (
-    "employee_credit_rate", "retiree_monthly_credit", "sharing_scope", "sharing_scope_since", "max_sharing_relatives",
-    "quota_topup_limit", "quota_topups_per_day", "quota_quiet_from", "quota_quiet_until",
+    "employee_credit_rate", "retiree_monthly_credit", "sharing_scope", "sharing_scope_since",
+    "max_sharing_relatives", "quota_topup_limit", "quota_topups_per_day", "quota_quiet_from",
+    "quota_quiet_until",
     "withdrawal_review_days", "withdrawal_payment_days", "transfer_out_days", "transfer_in_days",
 )
 # What decides a monthly credit: a change to either is told to every citizen it affects.
@@ -28,7 +29,8 @@ CREDIT_PARAMETERS = ("employee_credit_rate", "retiree_monthly_credit")
 
 def in_force(region, day):
     """Return the region's version in force on `day`; refuse when the region had none yet."""
-    version = PolicyVersion.objects.filter(region=region, effective_from__lte=day).order_by("-effective_from").first()
+    versions = PolicyVersion.objects.filter(region=region, effective_from__lte=day)
+    version = versions.order_by("-effective_from").first()
     if version is None:
         raise ServiceError(
             _("%(region)s在%(day)s还没有生效的政策参数，请联系医保经办机构。")

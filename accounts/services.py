@@ -144,7 +144,9 @@ def _attach_personal_account(enrolment):
         account.enrolment = enrolment
         account.save(update_fields=["enrolment"])
     else:
-        account = Account.objects.create(kind=Account.Kind.PERSONAL, region=enrolment.region, enrolment=enrolment)
+        account = Account.objects.create(
+            kind=Account.Kind.PERSONAL, region=enrolment.region, enrolment=enrolment
+        )
     # Bookkeeping of the step that recorded the enrolment, not a change to it: no second history row.
     Enrolment.objects.filter(pk=enrolment.pk).update(personal_account=account)
     enrolment.personal_account = account

@@ -47,7 +47,7 @@ def insert(objs):
 
 
 def _take_related_ids(obj, fields):
-    """Copy the id of a related object saved after it was assigned, as `save()` would; refuse an unsaved one."""
+    """Copy the id of a related object saved after it was assigned, as `save()` does; refuse unsaved ones."""
     for field in fields:
         if field.is_relation and getattr(obj, field.attname) is None:
             related = getattr(obj, field.name)

@@ -822,7 +822,8 @@ def premiums_due(binding, *, day=None):
     enrolment = active_enrolment(binding.relative)
     rates = policy.premium_rate(enrolment.region, day.year) if enrolment is not None else None
     return [
-        premium_due(binding, kind, enrolment=enrolment, day=day, rates=rates) for kind in PremiumPayment.Kind.values
+        premium_due(binding, kind, enrolment=enrolment, day=day, rates=rates)
+        for kind in PremiumPayment.Kind.values
     ]
 
 

@@ -82,7 +82,8 @@ class Source:
 
 
 def settle(
-    *, institution, idempotency_key, patient_id_number, card_number, amount, category, reference, booked_at=None
+    *, institution, idempotency_key, patient_id_number, card_number, amount, category, reference,
+    booked_at=None,
 ):
     """Settle a bill's self-paid part from the patient's account and their relatives'; return an Outcome.
 
@@ -309,7 +310,9 @@ def _settle(*, institution, idempotency_key, digest, facts, amount, category, re
         return _settle_from(None, **settling)
 
 
-def _settle_from(accounts, *, sources, facts, amount, institution, idempotency_key, digest, booked_at, **request):
+def _settle_from(
+    accounts, *, sources, facts, amount, institution, idempotency_key, digest, booked_at, **request
+):
     """Write the settlement, its payments and its posting, splitting by `accounts` (None: lock and read)."""
     patient, enrolment = facts.patient, facts.enrolment
     with transaction.atomic():

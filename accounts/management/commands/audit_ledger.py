@@ -1,4 +1,4 @@
-"""Check the ledger against itself, from the last clean audit on (or all of it); exit non-zero on a difference."""
+"""Check the ledger since the last clean audit (or all of it); exit non-zero naming each difference."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -37,7 +37,10 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 _("账务核对无误：%(where)s新记 %(transactions)d 笔交易、%(entries)d 条明细，涉及 %(accounts)d 个账户。")
-                % {"where": where, "transactions": run.transactions, "entries": run.entries, "accounts": run.accounts}
+                % {
+                    "where": where, "transactions": run.transactions, "entries": run.entries,
+                    "accounts": run.accounts,
+                }
             )
 
     def starting_point(self, run):

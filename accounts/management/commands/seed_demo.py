@@ -244,10 +244,10 @@ def opening_key(demo):
 
 def seed_year(*, today):
     """Book the year before this month for the demo people who have no opening balance yet (once, ever)."""
-    due = [
-        demo for demo in PEOPLE
-        if Decimal(demo.balance) and not JournalTransaction.objects.filter(idempotency_key=opening_key(demo)).exists()
-    ]
+    booked = set(JournalTransaction.objects.filter(idempotency_key__startswith="demo-opening:").values_list(
+        "idempotency_key", flat=True
+    ))
+    due = [demo for demo in PEOPLE if Decimal(demo.balance) and opening_key(demo) not in booked]
     if not due:
         return
     this_month = today.replace(day=1)
@@ -273,7 +273,8 @@ def seed_year(*, today):
                 read_at=moment(month, 19)
             )
         credits.credit_monthly(month=month, persons=list(people.values()), booked_at=moment(month, 9))
-        for item in sorted((item for item in spending if item.at.date().replace(day=1) == month), key=lambda i: i.at):
+        this_months = [item for item in spending if item.at.date().replace(day=1) == month]
+        for item in sorted(this_months, key=lambda item: item.at):
             item.book()
     for demo in due:
         balance = personal_account_of(people[demo.id_number]).balance
