@@ -449,10 +449,15 @@ class PolicyVersionAdmin(FinalOnceInForceAdmin, RegionScopedAdmin, HistoryAdmin)
         return self.readonly_fields if obj is None else ("region", *self.readonly_fields)
 
     def get_fieldsets(self, request, obj=None):
+        # A new version has no standing yet; one in force has no change left to confirm.
+        left_out = {"standing", "created_by", "created_at"} if obj is None else set()
         if obj is not None and obj.is_in_force:
-            return [(name, {"fields": [f for f in opts["fields"] if f != "confirm_credit_change"]})
-                    for name, opts in self.fieldsets]
-        return self.fieldsets
+            left_out.add("confirm_credit_change")
+        fieldsets = [
+            (name, {"fields": [field for field in opts["fields"] if field not in left_out]})
+            for name, opts in self.fieldsets
+        ]
+        return [(name, opts) for name, opts in fieldsets if opts["fields"]]
 
     def get_changeform_initial_data(self, request):
         """Start from the region's newest version, so a clerk changes only what the new document changes."""

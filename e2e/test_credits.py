@@ -1,5 +1,9 @@
 """The monthly credits explained on /account/: 李秀英 sees why her credit changed in July 2026."""
 
+import datetime
+import zoneinfo
+from decimal import Decimal
+
 import pytest
 
 pytest.importorskip(
@@ -9,7 +13,10 @@ pytest.importorskip(
 from django.core.management import call_command  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
+from accounts.models import PolicyVersion  # noqa: E402
 from e2e.conftest import assert_fits_the_width, audit, screenshot  # noqa: E402
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 LI_XIUYING = "330203195803150045"
 PASSWORD = "Demo@2026"
@@ -74,3 +81,44 @@ def test_the_credits_on_a_desktop(live_server, desktop, demo_data):
     expect(desktop.locator(".credit--changed")).to_contain_text(JULY_REASON)
     audit(desktop)
     screenshot(desktop, "desktop-credits-july-change")
+
+
+CLERK = {"width": 1366, "height": 768}
+
+
+def test_a_clerk_adds_a_version_that_raises_the_retirees_amount_and_confirms_the_warning(
+    live_server, browser, demo_data
+):
+    context = browser.new_context(viewport=CLERK, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.locator("#id_username").fill("reviewer_nb")
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("input[type=submit]").click()
+
+    page.goto(f"{live_server.url}/admin/accounts/region/")
+    page.get_by_role("link", name="宁波市").first.click()
+    timeline = page.locator(".inline-group").first
+    expect(timeline).to_contain_text("演示·甬医保发〔2026〕15号")
+    expect(timeline).to_contain_text("现行")
+    screenshot(page, "desk-region-timeline")
+
+    page.get_by_role("link", name="新增政策参数版本").click()
+    tomorrow = (datetime.datetime.now(SHANGHAI).date() + datetime.timedelta(days=1)).isoformat()
+    page.locator("#id_effective_from").fill(tomorrow)
+    page.locator("#id_document").fill("甬医保发〔2026〕30号")
+    page.locator("#id_retiree_monthly_credit").fill("130.00")
+    page.locator("input[name=_save]").click()
+    warning = page.locator(".errorlist").first
+    expect(warning).to_contain_text("退休人员每月定额由 ¥120.00 调整为 ¥130.00")
+    expect(warning).to_contain_text("请核对后勾选确认")
+    screenshot(page, "desk-version-credit-warning")
+
+    page.locator("#id_confirm_credit_change").check()
+    page.locator("input[name=_save]").click()
+    expect(page.locator(".messagelist")).to_contain_text("此版本将改变每月划入金额")
+    version = PolicyVersion.objects.get(region__code="330200", document="甬医保发〔2026〕30号")
+    assert version.retiree_monthly_credit == Decimal("130.00") and not version.is_in_force
+    screenshot(page, "desk-version-added")
+    context.close()
