@@ -1,16 +1,18 @@
 """The monthly credit in set-based SQL: a chunk of accounts credited in a few statements.
 
-One chunk is one database transaction (see `accounts.credits.credit_monthly`):
+One chunk is one database transaction and one balanced journal transaction (see
+`accounts.credits.credit_monthly`):
 
   1. `fill_chunk`: find, in one statement, the people of the chunk's accounts who are due the month's credit
      (the one-per-person rule of DOMAIN.md), compute each amount, and copy the rows into the connection's
      work table `credit_chunk`. On PostgreSQL the same statement locks the accounts, in id order.
   2. `chunk_totals`: the count and sum per region, for the region's source account.
-  3. `insert_journals`, `link_journals`: one journal transaction per credit, found again by its key.
-  4. `add_to_personal_balances`: every account of the chunk in one UPDATE.
-  5. `take_from_source`: the region's credit-source account, once per chunk, not once per account.
-  6. `insert_entries`: both sides of every credit; the source's running balance by a window sum.
-  7. `insert_credits`: the MonthlyCredit rows.
+  3. `insert_journal`: the chunk's journal transaction.
+  4. `add_to_personal_balances`, `insert_personal_entries`: every account of the chunk in one UPDATE, and
+     its entry, with the balance after it, in one INSERT.
+  5. `insert_credits`: the MonthlyCredit rows, each linked to its account's entry.
+  6. `take_from_source`: each region's credit-source account, once per chunk and not once per account:
+     its balance and its one entry for the chunk's total.
 
 Amounts are worked in whole cents with integer arithmetic (half-up: `(cents x basis points + 5000) /
 10000`), never in floating point, so SQLite, whose decimals are floats, credits exactly what PostgreSQL
@@ -19,10 +21,10 @@ Each statement passes a handful of parameters however many accounts it covers, s
 PostgreSQL's 65,535-parameter limit.
 
 Locks (see the notes in `accounts.ledger`): a chunk locks its citizens' accounts in one statement in id
-order, then each source account, a system account, by its UPDATE; every posting takes citizens' rows
-first in id order and system rows last, so a chunk and a settlement on the same accounts queue, never
-deadlock. The source account's entries are inserted while its row is locked, in journal order, each with
-the balance after it: the same running balance the ledger keeps.
+order, then each source account, a system account, by its UPDATE, as late as it can; every posting takes
+citizens' rows first in id order and system rows last, so a chunk and a settlement on the same accounts
+queue, never deadlock. A source's entry is inserted while its row is locked, with the balance its UPDATE
+returned: the same running balance the ledger keeps.
 """
 
 from django.db import connection
@@ -69,8 +71,7 @@ def prepare(policies):
             "CREATE TEMPORARY TABLE IF NOT EXISTS credit_chunk ("
             "account_id bigint PRIMARY KEY, person_id bigint NOT NULL, region_id bigint NOT NULL, "
             "version_id bigint NOT NULL, base numeric(14, 2), rate numeric(5, 2), "
-            "amount_cents bigint NOT NULL, balance_after numeric(14, 2) NOT NULL, "
-            f"idempotency_key varchar(120) NOT NULL, journal_id bigint){on_commit}"
+            f"amount_cents bigint NOT NULL, balance_after numeric(14, 2) NOT NULL){on_commit}"
         )
 
 
@@ -153,7 +154,7 @@ def _due(month, decisive_day, *, low, high, person_ids, account_status):
     return sql, params
 
 
-def fill_chunk(*, month, decisive_day, low, high, person_ids, key_prefix):
+def fill_chunk(*, month, decisive_day, low, high, person_ids):
     """Copy the chunk's due credits into `credit_chunk`, locking their accounts; return how many."""
     due, params = _due(
         month, decisive_day, low=low, high=high, person_ids=person_ids, account_status="active"
@@ -163,14 +164,13 @@ def fill_chunk(*, month, decisive_day, low, high, person_ids, key_prefix):
         cursor.execute("DELETE FROM credit_chunk")
         cursor.execute(
             "INSERT INTO credit_chunk (account_id, person_id, region_id, version_id, base, rate, "
-            "amount_cents, balance_after, idempotency_key) "
+            "amount_cents, balance_after) "
             f"SELECT a.id, e.person_id, e.region_id, p.version_id, "
             f"CASE WHEN e.employment = '{RETIRED}' THEN NULL ELSE e.contribution_base END, "
             f"CASE WHEN e.employment = '{RETIRED}' THEN NULL ELSE p.rate END, "
-            f"{AMOUNT_CENTS}, ROUND(a.balance + {AMOUNT_CENTS} / 100.0, 2), "
-            f"{typed('varchar(120)')} || CAST(e.person_id AS VARCHAR(20)) {due} AND {AMOUNT_CENTS} > 0 "
+            f"{AMOUNT_CENTS}, ROUND(a.balance + {AMOUNT_CENTS} / 100.0, 2) {due} AND {AMOUNT_CENTS} > 0 "
             f"ORDER BY a.id{lock}",
-            [key_prefix, *params],
+            params,
         )
         return cursor.rowcount
 
@@ -193,27 +193,18 @@ def chunk_totals():
         return cursor.fetchall()
 
 
-def insert_journals(*, description, created_at):
-    """One journal transaction per credit, keyed `credit:<month>:person:<id>` (unique: a person once)."""
+def insert_journal(*, description, created_at):
+    """The chunk's one journal transaction; return its id."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {JOURNAL} (kind, description, idempotency_key, created_at) "
-            f"SELECT {typed('varchar(20)')}, {typed('varchar(200)')}, idempotency_key, "
-            f"{typed('timestamp with time zone')} FROM credit_chunk ORDER BY account_id",
+            f"INSERT INTO {JOURNAL} (kind, description, created_at) VALUES (%s, %s, %s) RETURNING id",
             [
                 JournalTransaction.Kind.CREDIT,
                 description,
                 connection.ops.adapt_datetimefield_value(created_at),
             ],
         )
-
-
-def link_journals():
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE credit_chunk SET journal_id = "
-            f"(SELECT j.id FROM {JOURNAL} j WHERE j.idempotency_key = credit_chunk.idempotency_key)"
-        )
+        return cursor.fetchone()[0]
 
 
 def add_to_personal_balances():
@@ -225,44 +216,40 @@ def add_to_personal_balances():
         )
 
 
-def take_from_source(source_id, amount):
-    """Take `amount` (Decimal) from a source account; return its balance before, read under the lock."""
+def insert_personal_entries(journal_id):
+    """One entry per credited account, with the balance after it (read under the lock)."""
     with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ENTRIES} (transaction_id, account_id, amount, balance_after) "
+            f"SELECT {typed('bigint')}, account_id, amount_cents / 100.0, balance_after "
+            "FROM credit_chunk ORDER BY account_id",
+            [journal_id],
+        )
+
+
+def insert_credits(month, journal_id):
+    """The MonthlyCredit rows, each with its own entry in the chunk's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {CREDITS} (account_id, person_id, month, amount, contribution_base, rate, version_id, "
+            "entry_id, repeated) "
+            f"SELECT c.account_id, c.person_id, {typed('date')}, c.amount_cents / 100.0, c.base, c.rate, "
+            f"c.version_id, e.id, {typed('boolean')} FROM credit_chunk c "
+            f"JOIN {ENTRIES} e ON e.transaction_id = %s AND e.account_id = c.account_id",
+            [connection.ops.adapt_datefield_value(month), False, journal_id],
+        )
+
+
+def take_from_source(*, journal_id, source_id, amount):
+    """Post a chunk's `amount` (Decimal) out of a region's source account: its balance, then its entry."""
+    with connection.cursor() as cursor:
+        # The UPDATE locks the row until COMMIT, so the entry written next has the exact balance after.
         cursor.execute(
             f"UPDATE {ACCOUNTS} SET balance = ROUND(balance - %s, 2) WHERE id = %s RETURNING balance",
             [amount, source_id],
         )
         (after,) = cursor.fetchone()
-    return after
-
-
-def insert_entries(sources):
-    """Insert both entries of every credit; `sources` maps region id to (source id, balance before in cents)."""
-    source = " ".join(f"WHEN %s THEN {typed('bigint')}" for _region in sources)
-    source_params = [value for region, (source_id, _before) in sources.items() for value in (region, source_id)]
-    before_params = [value for region, (_source, before) in sources.items() for value in (region, before)]
-    with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {ENTRIES} (transaction_id, account_id, amount, balance_after) "
-            "SELECT transaction_id, account_id, amount, balance_after FROM ("
-            "  SELECT journal_id AS transaction_id, account_id, amount_cents / 100.0 AS amount, balance_after, "
-            "         1 AS side FROM credit_chunk"
-            "  UNION ALL"
-            f" SELECT journal_id, CASE region_id {source} END, -amount_cents / 100.0, "
-            f"        (CASE region_id {source} END - SUM(amount_cents) OVER ("
-            "            PARTITION BY region_id ORDER BY journal_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-            "        )) / 100.0, 0 FROM credit_chunk"
-            ") AS sides ORDER BY transaction_id, side",
-            [*source_params, *before_params],
-        )
-
-
-def insert_credits(month):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {CREDITS} (account_id, person_id, month, amount, contribution_base, rate, version_id, "
-            "transaction_id, repeated) "
-            f"SELECT account_id, person_id, {typed('date')}, amount_cents / 100.0, base, rate, version_id, "
-            f"journal_id, {typed('boolean')} FROM credit_chunk",
-            [connection.ops.adapt_datefield_value(month), False],
+            f"INSERT INTO {ENTRIES} (transaction_id, account_id, amount, balance_after) VALUES (%s, %s, %s, %s)",
+            [journal_id, source_id, -amount, after],
         )

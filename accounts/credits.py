@@ -2,8 +2,10 @@
 
 `credit_monthly` credits a month to every person due it, once per person whatever the regions, accounts
 and runs (DOMAIN.md, "Monthly credit"), with the version in force on the month's first day. It works in
-chunks of accounts, each one database transaction of a few set-based statements (`accounts.credit_sql`):
-stopped at any moment, it has credited whole chunks and nothing else, and the next run credits the rest.
+chunks of accounts, each one database transaction of a few set-based statements (`accounts.credit_sql`)
+and one journal transaction (an entry per account, one per region's source account; each MonthlyCredit
+points at its account's entry): stopped at any moment, it has credited whole chunks and nothing else, and
+the next run credits the rest.
 """
 
 import datetime
@@ -220,27 +222,23 @@ class _Run:
             low=low,
             high=high,
             person_ids=self.person_ids,
-            key_prefix=f"credit:{self.month:%Y-%m}:person:",
         )
         if not credited:
             return 0, 0
         totals = credit_sql.chunk_totals()
-        # Each chunk dated when it is written (unless the caller dates the run): the audit's checkpoint
-        # looks again at what was posted shortly before it, by that date.
-        credit_sql.insert_journals(
+        # Dated when written (unless the caller dates the run): the audit's checkpoint looks again at what
+        # was posted shortly before it, by that date.
+        journal_id = credit_sql.insert_journal(
             description=_("%(month)s 每月划入") % {"month": month_words(self.month)},
             created_at=self.booked_at or timezone.now(),
         )
-        credit_sql.link_journals()
         credit_sql.add_to_personal_balances()
-        # Source accounts are system rows: locked last, in id order (accounts.ledger's lock order).
-        by_source = sorted((self._source(region_id), region_id, cents) for region_id, _count, cents in totals)
-        before = {}
-        for source_id, region_id, cents in by_source:
-            after = credit_sql.take_from_source(source_id, Decimal(cents) / 100)
-            before[region_id] = (source_id, int(Decimal(str(after)).quantize(CENT) * 100) + cents)
-        credit_sql.insert_entries(before)
-        credit_sql.insert_credits(self.month)
+        credit_sql.insert_personal_entries(journal_id)
+        credit_sql.insert_credits(self.month, journal_id)
+        # Source accounts are system rows: locked last, in id order (accounts.ledger's lock order), and
+        # held only for their own UPDATE and entry until COMMIT.
+        for source_id, cents in sorted((self._source(region_id), cents) for region_id, _count, cents in totals):
+            credit_sql.take_from_source(journal_id=journal_id, source_id=source_id, amount=Decimal(cents) / 100)
         return credited, sum(cents for _region, _count, cents in totals)
 
     def _source(self, region_id):

@@ -623,14 +623,6 @@ class JournalTransaction(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.get_kind_display()} {self.description}"
 
-    @property
-    def statement_words(self):
-        """The statement's description: a monthly credit names its month, computation and document."""
-        try:
-            return self.monthly_credit.computation
-        except ObjectDoesNotExist:
-            return self.description
-
 
 class LedgerEntry(models.Model):
     """One side of a journal transaction; never edited or deleted."""
@@ -658,6 +650,14 @@ class LedgerEntry(models.Model):
     def __str__(self):
         return f"{self.account} {self.amount:+}"
 
+    @property
+    def statement_words(self):
+        """The statement's description: a monthly credit names its month, computation and document."""
+        try:
+            return self.monthly_credit.computation
+        except ObjectDoesNotExist:
+            return self.transaction.description
+
 
 class MonthlyCredit(models.Model):
     """The credit of one month to one person: the account it went to and the version that computed it."""
@@ -678,8 +678,11 @@ class MonthlyCredit(models.Model):
     version = models.ForeignKey(
         PolicyVersion, models.PROTECT, related_name="monthly_credits", verbose_name=_("政策参数版本")
     )
-    transaction = models.OneToOneField(
-        JournalTransaction, models.PROTECT, related_name="monthly_credit", verbose_name=_("交易")
+    # The credit's side in the ledger. A run credits a chunk of accounts in one journal transaction (one
+    # entry per account, one for each region's source account), so the entry, not the transaction, is the
+    # credit's own.
+    entry = models.OneToOneField(
+        LedgerEntry, models.PROTECT, related_name="monthly_credit", verbose_name=_("账务明细")
     )
     # Before the rule became one credit per person, a person who moved within a month could be credited
     # by two accounts; migration 0008 marks the later ones, which stay in the ledger for clerks to review.

@@ -123,7 +123,7 @@ def _credit_year(request):
 def _statement(account, filters):
     entries = (
         LedgerEntry.objects.filter(account=account)
-        .select_related("transaction__monthly_credit__version")
+        .select_related("transaction", "monthly_credit__version")
         .order_by("-id")
     )
     if not filters.is_valid():

@@ -1,13 +1,12 @@
 """The monthly-credit benchmark: a fresh PostgreSQL database, a province of accounts, the run, the audit.
 
-    .venv/bin/python bench/credit.py [--accounts 1000000] [--history-months 4] [--chunk-size 5000]
+    .venv/bin/python bench/credit.py [--accounts 1000000] [--history-months 9] [--chunk-size 5000]
 
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/portal_bench) names the database, which is
 dropped and created again; its name must end in "_bench". The steps:
   1. migrate; seed --accounts active employee accounts with set-based SQL over five regions (one in seven
-     retired, one in two hundred frozen), with --history-months months of credits already in the ledger
-     (10,000,000 entries with the run's for a million accounts and four months), exactly as the credit
-     would have written them;
+     retired, one in two hundred frozen), with --history-months months of credits already in the ledger,
+     as the credit writes them (for a million accounts and nine months, 10,000,000 entries with the run's);
   2. `audit_ledger --full`, the checkpoint the default audit starts from;
   3. `credit_monthly` for this month, timed, and the same again (it must credit nothing);
   4. `audit_ledger` (from the checkpoint) and `audit_ledger --full`, timed.
@@ -43,7 +42,7 @@ TARGET_SECONDS, TARGET_SECOND_RUN, TARGET_MEMORY_MB, TARGET_AUDIT = 60, 10, 500,
 def main():
     parser = argparse.ArgumentParser(description="Monthly-credit benchmark (see bench/credit.py).")
     parser.add_argument("--accounts", type=int, default=1_000_000)
-    parser.add_argument("--history-months", type=int, default=4, help="months already credited before the run")
+    parser.add_argument("--history-months", type=int, default=9, help="months already credited before the run")
     parser.add_argument("--chunk-size", type=int, default=None, help="credit_monthly --chunk-size")
     args = parser.parse_args()
 
@@ -145,8 +144,7 @@ def months_before(month, count):
 
 
 def seed_credits(connection, month, ordinal):
-    """Credit `month` to every active account in four statements, as `accounts.credit_sql` would."""
-    key = f"credit:{month:%Y-%m}:person:"
+    """Credit `month` to every active account as the credit writes it: a transaction per region here."""
     booked = datetime.datetime(month.year, month.month, 1, 9, tzinfo=SHANGHAI)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS seed_credit")
@@ -166,47 +164,43 @@ def seed_credits(connection, month, ordinal):
             "WHERE a.kind = 'personal' AND a.status = 'active'",
             [month],
         )
-        cursor.execute(
-            "INSERT INTO accounts_journaltransaction (kind, description, idempotency_key, created_at) "
-            "SELECT 'credit', %s, %s || person_id, %s FROM seed_credit ORDER BY account_id",
-            [f"{month.year}年{month.month}月 每月划入", key, booked],
-        )
-        cursor.execute("ALTER TABLE seed_credit ADD COLUMN journal_id bigint")
-        cursor.execute(
-            "UPDATE seed_credit c SET journal_id = j.id FROM accounts_journaltransaction j "
-            "WHERE j.idempotency_key = %s || c.person_id",
-            [key],
-        )
-        # Every month credits the same amounts, so an account's balance after month k is k times the amount;
-        # a source's running balance continues from its balance before the month.
-        cursor.execute(
-            "INSERT INTO accounts_ledgerentry (transaction_id, account_id, amount, balance_after) "
-            "SELECT transaction_id, account_id, amount, balance_after FROM ("
-            " SELECT journal_id AS transaction_id, account_id, amount_cents / 100.0 AS amount, "
-            "        amount_cents * %s / 100.0 AS balance_after, 1 AS side FROM seed_credit"
-            " UNION ALL"
-            " SELECT c.journal_id, c.source_id, -c.amount_cents / 100.0, "
-            "        s.balance - SUM(c.amount_cents) OVER (PARTITION BY c.source_id ORDER BY c.journal_id) / 100.0, 0"
-            " FROM seed_credit c JOIN accounts_account s ON s.id = c.source_id"
-            ") sides ORDER BY transaction_id, side",
-            [ordinal],
-        )
-        cursor.execute(
-            "INSERT INTO accounts_monthlycredit (account_id, person_id, month, amount, contribution_base, rate, "
-            "version_id, transaction_id, repeated) "
-            "SELECT account_id, person_id, %s, amount_cents / 100.0, base, rate, version_id, journal_id, false "
-            "FROM seed_credit",
-            [month],
-        )
+        cursor.execute("SELECT source_id, SUM(amount_cents) FROM seed_credit GROUP BY source_id ORDER BY source_id")
+        for source_id, cents in cursor.fetchall():
+            cursor.execute(
+                "INSERT INTO accounts_journaltransaction (kind, description, created_at) "
+                "VALUES ('credit', %s, %s) RETURNING id",
+                [f"{month.year}年{month.month}月 每月划入", booked],
+            )
+            (journal_id,) = cursor.fetchone()
+            # Every month credits the same amounts, so an account's balance after month k is k times it.
+            cursor.execute(
+                "INSERT INTO accounts_ledgerentry (transaction_id, account_id, amount, balance_after) "
+                "SELECT %s, account_id, amount_cents / 100.0, amount_cents * %s / 100.0 FROM seed_credit "
+                "WHERE source_id = %s ORDER BY account_id",
+                [journal_id, ordinal, source_id],
+            )
+            cursor.execute(
+                "INSERT INTO accounts_monthlycredit (account_id, person_id, month, amount, contribution_base, "
+                "rate, version_id, entry_id, repeated) "
+                "SELECT c.account_id, c.person_id, %s, c.amount_cents / 100.0, c.base, c.rate, c.version_id, e.id, "
+                "false FROM seed_credit c JOIN accounts_ledgerentry e "
+                "ON e.transaction_id = %s AND e.account_id = c.account_id WHERE c.source_id = %s",
+                [month, journal_id, source_id],
+            )
+            cursor.execute(
+                "UPDATE accounts_account SET balance = balance - %s / 100.0 WHERE id = %s RETURNING balance",
+                [cents, source_id],
+            )
+            (after,) = cursor.fetchone()
+            cursor.execute(
+                "INSERT INTO accounts_ledgerentry (transaction_id, account_id, amount, balance_after) "
+                "VALUES (%s, %s, -%s / 100.0, %s)",
+                [journal_id, source_id, cents, after],
+            )
         cursor.execute(
             "UPDATE accounts_account a SET balance = c.amount_cents * %s / 100.0 FROM seed_credit c "
             "WHERE a.id = c.account_id",
             [ordinal],
-        )
-        cursor.execute(
-            "UPDATE accounts_account s SET balance = s.balance - t.cents / 100.0 "
-            "FROM (SELECT source_id, SUM(amount_cents) AS cents FROM seed_credit GROUP BY source_id) t "
-            "WHERE s.id = t.source_id"
         )
     connection.commit()
     print(f"   {month:%Y-%m} credited", flush=True)

@@ -164,6 +164,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='monthlycredit',
+            name='entry',
+            field=models.OneToOneField(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='monthly_credit', to='accounts.ledgerentry', verbose_name='账务明细'),
+        ),
+        migrations.AddField(
+            model_name='monthlycredit',
             name='repeated',
             field=models.BooleanField(default=False, help_text='“每人每月只划入一次”规则实施前发生的同月第二笔划入。', verbose_name='同月重复划入'),
         ),

@@ -4,7 +4,7 @@ What a region's parameters were, and since when, is read from the region's chang
 (django-simple-history): each recorded change becomes a version from the day it was made, so the timeline
 shows every value that ever applied. The earliest known values apply from FIRST_DAY.
 
-Monthly credits learn whom they credited and under which version; a person credited twice in one month
+Monthly credits learn whom they credited, under which version and by which ledger entry; a person credited twice in one month
 (possible before the rule became one credit per person) keeps both credits, the later ones marked
 `repeated` for clerks to review. Employee enrolments learn which personal account they paid into.
 """
@@ -89,11 +89,16 @@ def move_parameters(apps, schema_editor):
 def link_credits_and_enrolments(apps, schema_editor):
     Account = apps.get_model("accounts", "Account")
     Enrolment = apps.get_model("accounts", "Enrolment")
+    LedgerEntry = apps.get_model("accounts", "LedgerEntry")
     MonthlyCredit = apps.get_model("accounts", "MonthlyCredit")
     PolicyVersion = apps.get_model("accounts", "PolicyVersion")
 
     MonthlyCredit.objects.update(
-        person=Subquery(Account.objects.filter(pk=OuterRef("account")).values("enrolment__person")[:1])
+        person=Subquery(Account.objects.filter(pk=OuterRef("account")).values("enrolment__person")[:1]),
+        entry=Subquery(
+            LedgerEntry.objects.filter(transaction=OuterRef("transaction"), account=OuterRef("account"))
+            .values("pk")[:1]
+        ),
     )
     for region_id, month in MonthlyCredit.objects.values_list("account__region", "month").distinct():
         version = (

@@ -95,6 +95,15 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterField(
             model_name="monthlycredit",
+            name="entry",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT, related_name="monthly_credit",
+                to="accounts.ledgerentry", verbose_name="账务明细",
+            ),
+        ),
+        migrations.RemoveField(model_name="monthlycredit", name="transaction"),
+        migrations.AlterField(
+            model_name="monthlycredit",
             name="version",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT, related_name="monthly_credits",

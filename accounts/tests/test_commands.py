@@ -88,8 +88,8 @@ def test_seed_demo_creates_the_demo_people_with_their_balances(debug):
     assert sorted(openings.values_list("idempotency_key", flat=True)) == sorted(
         f"demo-opening:{id_number}" for id_number in DEMO_BALANCES
     )
-    # 4 openings, 12 months of credits for 4 people, 12 pharmacy bills.
-    assert run("audit_ledger").startswith("账务核对无误：64 笔交易，7 个账户")
+    # 4 openings, 12 monthly credits (each month one transaction for all four people), 12 pharmacy bills.
+    assert run("audit_ledger").startswith("账务核对无误：28 笔交易，7 个账户")
 
 
 def test_seed_demo_credits_the_twelve_months_before_this_one(debug):
@@ -100,9 +100,9 @@ def test_seed_demo_credits_the_twelve_months_before_this_one(debug):
     assert len(months) == 12 and months[-1] < this_month
     assert (months[-1].year * 12 + months[-1].month) - (months[0].year * 12 + months[0].month) == 11
     assert MonthlyCredit.objects.count() == 48
-    for credit in MonthlyCredit.objects.select_related("transaction"):
+    for credit in MonthlyCredit.objects.select_related("entry__transaction"):
         # Each credit is dated in its own month, like a real statement.
-        assert timezone.localtime(credit.transaction.created_at).date().replace(day=1) == credit.month
+        assert timezone.localtime(credit.entry.transaction.created_at).date().replace(day=1) == credit.month
     zhang_wei = MonthlyCredit.objects.filter(person__id_number="330203198501011238")
     assert set(zhang_wei.values_list("amount", flat=True)) == {Decimal("160.00")}
     # The pharmacy bills, each paid in full from the patient's own account.
@@ -335,7 +335,7 @@ def test_audit_ledger_passes_after_seed_and_credits(debug):
     run("seed_demo")
     run("credit_monthly")
 
-    assert run("audit_ledger").strip() == "账务核对无误：68 笔交易，7 个账户。"
+    assert run("audit_ledger").strip() == "账务核对无误：29 笔交易，7 个账户。"
 
 
 def test_audit_ledger_fails_naming_a_tampered_account(debug, capsys):

@@ -40,9 +40,12 @@ def test_in_service_employee_gets_two_percent_of_the_base():
     assert (credit.month, credit.amount, credit.person) == (OCTOBER, Decimal("160.00"), person)
     assert (credit.contribution_base, credit.rate) == (Decimal("8000.00"), Decimal("2.00"))
     assert credit.computation == "2026年10月 划入 ¥160.00 = 缴费基数 ¥8,000.00 × 2%（统筹区原有参数（启用政策版本前））"
-    assert credit.transaction.kind == JournalTransaction.Kind.CREDIT
-    assert credit.transaction.description == "2026年10月 每月划入"
-    assert credit.transaction.statement_words == credit.computation
+    assert (credit.entry.account, credit.entry.amount, credit.entry.balance_after) == (
+        account, Decimal("160.00"), Decimal("160.00")
+    )
+    assert credit.entry.transaction.kind == JournalTransaction.Kind.CREDIT
+    assert credit.entry.transaction.description == "2026年10月 每月划入"
+    assert credit.entry.statement_words == credit.computation
     assert system_account(region(), Account.Kind.CREDIT_SOURCE).balance == Decimal("-160.00")
     assert (summary.credited, summary.total) == (1, Decimal("160.00"))
     assert ledger.audit() == []
@@ -55,7 +58,7 @@ def test_the_statement_names_month_computation_and_the_versions_document():
     credit_monthly(month=OCTOBER)
 
     entry = LedgerEntry.objects.get(account=account_of(person))
-    assert entry.transaction.statement_words == "2026年10月 划入 ¥160.00 = 缴费基数 ¥8,000.00 × 2%（甬医保发〔2025〕1号）"
+    assert entry.statement_words == "2026年10月 划入 ¥160.00 = 缴费基数 ¥8,000.00 × 2%（甬医保发〔2025〕1号）"
     assert entry.balance_after == Decimal("160.00")
 
 
@@ -413,6 +416,24 @@ def test_a_run_stopped_between_chunks_is_completed_by_the_next_one_each_person_o
     for n, person in enumerate(people):
         assert account_of(person).balance == (Decimal(5000 + n * 100) * 2 / 100).quantize(Decimal("0.01"))
     assert ledger.audit() == []
+
+
+def test_a_chunk_is_one_balanced_transaction_touching_each_source_account_once():
+    for n in range(3):
+        make_employee(base=f"{6000 + n}.00")
+        make_employee(retired=True, region_code="441900")
+
+    credit_monthly(month=OCTOBER)
+
+    (journal,) = JournalTransaction.objects.filter(kind=JournalTransaction.Kind.CREDIT)
+    sides = sorted((entry.account.kind, entry.account.region.code, entry.amount) for entry in journal.entries.all())
+    assert sides == [
+        ("credit_source", "330200", Decimal("-360.06")),
+        ("credit_source", "441900", Decimal("-300.00")),
+        *sorted(("personal", "330200", Decimal(f"120.0{2 * n}")) for n in range(3)),
+        *[("personal", "441900", Decimal("100.00"))] * 3,
+    ]
+    assert {credit.entry.transaction_id for credit in MonthlyCredit.objects.all()} == {journal.pk}
 
 
 def test_chunks_keep_the_source_accounts_running_balance_exact():
