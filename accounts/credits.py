@@ -10,10 +10,12 @@ the next run credits the rest.
 
 import datetime
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -116,13 +118,14 @@ def rule_words(*, employment, base, version):
 
 
 def credit_monthly(
-    *, month=None, region=None, persons=None, booked_at=None, chunk_size=CHUNK_SIZE, progress=None
+    *, month=None, region=None, persons=None, booked_at=None, chunk_size=CHUNK_SIZE, workers=1, progress=None
 ):
     """Credit `month` (default: this month) to every person due it, once, in chunks; return the summary.
 
     `region` limits the run to people insured in that region for the month, `persons` to those people.
-    `booked_at` dates the journal transactions (default: the moment each chunk is written).
-    `progress(done, total, summary)` is called after each chunk with the accounts gone through so far.
+    `booked_at` dates the journal transactions (default: the moment each chunk is written). On
+    PostgreSQL, `workers` connections credit chunks side by side. `progress(done, total, summary)` is
+    called after each chunk with the accounts gone through so far.
     """
     month = (month or current_month()).replace(day=1)
     today = citizens_today()
@@ -138,23 +141,57 @@ def credit_monthly(
         booked_at=booked_at,
     )
     run.prepare()
-    total = credit_sql.count_accounts(run.region_ids)
+    run.open_sources()
+    chunks = _Chunks(chunk_size, run.region_ids, credit_sql.count_accounts(run.region_ids), progress)
+    if workers > 1 and connection.vendor == "postgresql":
+        # Each worker on its own connection (its own work tables); chunks never share an account, and
+        # every chunk takes its locks in the one global order, so the workers queue at most on a source
+        # account, for its last two statements.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for finished in [pool.submit(_worker, run, chunks) for _n in range(workers)]:
+                finished.result()
+    else:
+        run.work(chunks)
     summary = run.summary
-    low, done = 0, 0
-    while True:
-        high = credit_sql.chunk_bounds(after=low, size=chunk_size, region_ids=run.region_ids)
-        run.credit_chunk(low, high)
-        done = total if high is None else min(done + chunk_size, total)
-        if progress is not None:
-            progress(done, total, summary)
-        if high is None:
-            break
-        low = high
     summary.skipped_unavailable = credit_sql.count_unavailable(
         month=month, decisive_day=run.decisive_day, person_ids=run.person_ids
     )
     logger.info("每月划入 %s", summary)
     return summary
+
+
+def _worker(run, chunks):
+    try:
+        run.prepare()
+        run.work(chunks)
+    finally:
+        connection.close()
+
+
+class _Chunks:
+    """The run's chunks of accounts, handed out one at a time to whichever worker asks."""
+
+    def __init__(self, size, region_ids, total, progress):
+        self.size, self.region_ids, self.total, self.progress = size, region_ids, total, progress
+        self.low, self.exhausted, self.done = 0, False, 0
+        self.lock = threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self.lock:
+            if self.exhausted:
+                raise StopIteration
+            high = credit_sql.chunk_bounds(after=self.low, size=self.size, region_ids=self.region_ids)
+            low, self.low, self.exhausted = self.low, high, high is None
+            return low, high
+
+    def finished(self, summary, last):
+        with self.lock:
+            self.done = self.total if last else min(self.done + self.size, self.total)
+            if self.progress is not None:
+                self.progress(self.done, self.total, summary)
 
 
 class _Run:
@@ -167,6 +204,7 @@ class _Run:
         self.region_ids = None if region is None else [region.pk]
         self.summary = CreditSummary(month=month)
         self.sources = {}
+        self.lock = threading.Lock()
         self._count_before(region)
 
     def _count_before(self, region):
@@ -191,10 +229,30 @@ class _Run:
             self.summary.skipped_no_policy = uncovered.values("person").distinct().count()
 
     def prepare(self):
+        """Load the run's policies into this thread's connection."""
         credit_sql.prepare(
             (region_id, version.pk, version.employee_credit_rate, version.retiree_monthly_credit)
             for region_id, version in self.versions.items()
         )
+
+    def open_sources(self):
+        """Find (or open) the source account of each region with employees in the run, before any chunk.
+
+        Opened inside a chunk, a source would stay invisible to the other workers until that chunk commits.
+        """
+        regions = (
+            Enrolment.objects.filter(insurance_type=Enrolment.InsuranceType.EMPLOYEE, region__in=list(self.versions))
+            .values_list("region", flat=True)
+            .distinct()
+        )
+        for region_id in regions:
+            self._source(region_id)
+
+    def work(self, chunks):
+        """Credit chunks until there are none left, on this thread's connection."""
+        for low, high in chunks:
+            self.credit_chunk(low, high)
+            chunks.finished(self.summary, last=high is None)
 
     def credit_chunk(self, low, high):
         for attempt in range(1, ATTEMPTS + 1):
@@ -211,11 +269,13 @@ class _Run:
                 self.sources.clear()
                 raise
             else:
-                self.summary.credited += credited
-                self.summary.total += Decimal(cents) / 100
+                with self.lock:
+                    self.summary.credited += credited
+                    self.summary.total += Decimal(cents) / 100
                 return
 
     def _credit(self, low, high):
+        credit_sql.check_constraints_at_once()
         credited = credit_sql.fill_chunk(
             month=self.month,
             decisive_day=self.decisive_day,

@@ -44,6 +44,7 @@ def main():
     parser.add_argument("--accounts", type=int, default=1_000_000)
     parser.add_argument("--history-months", type=int, default=9, help="months already credited before the run")
     parser.add_argument("--chunk-size", type=int, default=None, help="credit_monthly --chunk-size")
+    parser.add_argument("--workers", type=int, default=2, help="credit_monthly --workers (default: 2, the CPUs here)")
     args = parser.parse_args()
 
     database_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -71,7 +72,8 @@ def main():
     step("audit_ledger --full (the checkpoint)")
     first_audit = timed(env, database_url, "audit_ledger", "--full")
     chunk = ["--chunk-size", str(args.chunk_size)] if args.chunk_size else []
-    step(f"credit_monthly --month {month:%Y-%m}")
+    chunk += ["--workers", str(args.workers)]
+    step(f"credit_monthly --month {month:%Y-%m} {' '.join(chunk)}")
     first = timed(env, database_url, "credit_monthly", "--month", f"{month:%Y-%m}", *chunk)
     step("credit_monthly again: nothing more to credit")
     second = timed(env, database_url, "credit_monthly", "--month", f"{month:%Y-%m}", *chunk)

@@ -29,6 +29,17 @@ def in_thread(work):
     return run
 
 
+def test_a_run_with_two_workers_credits_everyone_once_and_keeps_the_ledger_exact():
+    people = [make_employee(base=f"{6000 + n}.00", region_code=("330200", "441900")[n % 2]) for n in range(23)]
+
+    summary = credit_monthly(month=OCTOBER, chunk_size=3, workers=2)
+
+    assert summary.credited == 23
+    assert sorted(MonthlyCredit.objects.values_list("person", flat=True)) == sorted(p.pk for p in people)
+    assert summary.total == sum(credit.amount for credit in MonthlyCredit.objects.all())
+    assert ledger.audit() == []
+
+
 def test_two_runs_at_once_credit_each_person_once():
     people = [make_employee(base=f"{6000 + n}.00") for n in range(30)]
     start = threading.Barrier(2)

@@ -40,16 +40,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--chunk-size", type=int, default=CHUNK_SIZE, help=_("每批处理的账户数（默认 %(default)s）。")
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help=_("同时处理的批数（PostgreSQL，每批一个数据库连接；默认 1，可设为数据库服务器的CPU核数）。"),
+        )
 
-    def handle(self, *args, month=None, region=None, chunk_size=CHUNK_SIZE, **options):
-        if chunk_size < 1:
-            raise CommandError(_("--chunk-size 须为正整数。"))
+    def handle(self, *args, month=None, region=None, chunk_size=CHUNK_SIZE, workers=1, **options):
+        if chunk_size < 1 or workers < 1:
+            raise CommandError(_("--chunk-size 和 --workers 须为正整数。"))
         progress = Progress(self.stdout) if self.stdout.isatty() else None
         try:
             summary = credit_monthly(
                 month=parse_month(month) if month is not None else None,
                 region=self.region(region) if region is not None else None,
                 chunk_size=chunk_size,
+                workers=workers,
                 progress=progress,
             )
         except ServiceError as error:
