@@ -38,6 +38,10 @@ clean:
 	rm -rf $(VENV) staticfiles e2e/artifacts
 
 # The settlement benchmark (README, "Benchmark"): PostgreSQL and wrk, never part of `make test`.
-.PHONY: bench
+.PHONY: bench bench-credit
 bench: $(VENV)/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The monthly-credit benchmark (README, "Monthly-credit benchmark"): a million accounts on PostgreSQL.
+bench-credit: $(VENV)/.installed
+	$(PY) bench/credit.py $(BENCH_ARGS)

@@ -18,7 +18,17 @@ from accounts import sms
 from accounts.step_up import mark_phone_proven
 from accounts import ledger
 from accounts.identity import check_character
-from accounts.models import Account, Enrolment, JournalTransaction, Person, Region, StaffProfile, User
+from accounts.models import (
+    Account,
+    Enrolment,
+    JournalTransaction,
+    Person,
+    PolicyVersion,
+    Region,
+    StaffProfile,
+    User,
+)
+from accounts.policy import PARAMETERS
 from accounts.services import record_enrolment, system_account
 
 _serial = itertools.count(1)
@@ -174,6 +184,22 @@ def region(code="330200"):
 
 # Enrolments made by the helpers began long ago, so that any month a test credits is covered.
 LONG_AGO = datetime.date(2016, 1, 1)
+
+
+def set_policy(region_code="330200", *, since=None, document="测试文件", **values):
+    """Add a version of the region's parameters, from `since` (default: the day after its newest one).
+
+    A version in force is never changed, so a test that needs other parameters adds one that takes over
+    from its day on, as staff would (except that a test may date it in the past).
+    """
+    region_row = region(region_code)
+    latest = PolicyVersion.objects.filter(region=region_row).order_by("-effective_from").first()
+    since = since or latest.effective_from + datetime.timedelta(days=1)
+    base = PolicyVersion.objects.filter(region=region_row, effective_from__lt=since).order_by("-effective_from").first()
+    parameters = {name: getattr(base, name) for name in PARAMETERS}
+    return PolicyVersion.objects.create(
+        region=region_row, effective_from=since, document=document, **{**parameters, **values}
+    )
 
 
 def make_employee(

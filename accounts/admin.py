@@ -19,7 +19,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import services
+from . import credits, policy, services
 from .access_log import (
     RecordsDataAccess,
     RecordsStatementLook,
@@ -38,10 +38,13 @@ from .models import (
     MonthlyCredit,
     Notice,
     Person,
+    PolicyVersion,
+    PremiumRate,
     Province,
     Region,
     StaffProfile,
     User,
+    citizens_today,
 )
 from .scoping import RegionListFilter, RegionScopedAdmin, regions_of
 from .second_factor import reset_second_factor
@@ -267,22 +270,178 @@ class ProvinceAdmin(RegionScopedAdmin, HistoryAdmin):
         return False
 
 
+class PolicyVersionInline(ReadOnlyInline, admin.TabularInline):
+    """A region's versions, newest first: the timeline of what applied from when."""
+
+    model = PolicyVersion
+    fields = (
+        "effective_from", "standing", "document", "employee_credit_rate", "retiree_monthly_credit",
+        "sharing_scope", "max_sharing_relatives", "withdrawal_review_days", "transfer_out_days",
+    )
+    readonly_fields = fields
+    show_change_link = True
+    verbose_name_plural = _("政策参数版本（时间线）")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_standing(citizens_today())
+
+    @admin.display(description=_("状态"))
+    def standing(self, version):
+        return version.standing_label
+
+
+class PremiumRateInline(ReadOnlyInline, admin.TabularInline):
+    model = PremiumRate
+    fields = ("year", "resident_premium", "ltc_premium", "document")
+    readonly_fields = fields
+    show_change_link = True
+
+
 @admin.register(Region)
 class RegionAdmin(RegionScopedAdmin, HistoryAdmin):
     region_lookup = "pk"
-    list_display = (
-        "code", "name", "province", "employee_credit_rate", "retiree_monthly_credit", "premium_year",
-        "resident_premium", "ltc_premium", "sharing_scope", "withdrawal_review_days",
-        "withdrawal_payment_days",
-    )
+    list_display = ("code", "name", "province", "current_version")
     list_display_links = ("code", "name")
     list_select_related = ("province",)
-    list_filter = ("province", "sharing_scope")
+    list_filter = ("province",)
     search_fields = ("^code", "name")
+    fields = ("code", "name", "province", "new_rows")
+    inlines = [PolicyVersionInline, PremiumRateInline]
+
+    def get_queryset(self, request):
+        today = citizens_today()
+        in_force = PolicyVersion.objects.filter(region=OuterRef("pk"), effective_from__lte=today)
+        return super().get_queryset(request).annotate(
+            current_since=Subquery(in_force.order_by("-effective_from").values("effective_from")[:1]),
+            current_document=Subquery(in_force.order_by("-effective_from").values("document")[:1]),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # The code and the province identify the region to other systems and in ID numbers.
+        identity = () if request.user.is_superuser else ("code", "name", "province")
+        return (*identity, "new_rows")
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is not None else ("code", "name", "province")
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("现行政策参数"))
+    def current_version(self, region):
+        if region.current_since is None:
+            return _("尚无生效版本")
+        return f"{region.current_since:%Y-%m-%d}起（{region.current_document}）"
+
+    @admin.display(description=_("新增"))
+    def new_rows(self, region):
+        versions = reverse("admin:accounts_policyversion_add")
+        premiums = reverse("admin:accounts_premiumrate_add")
+        return format_html(
+            '<a href="{}?region={}">{}</a>　<a href="{}?region={}">{}</a>',
+            versions, region.pk, _("新增政策参数版本"), premiums, region.pk, _("新增年度缴费标准"),
+        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Go on to the new region's first version: until it exists, no rule can be applied there."""
+        self.message_user(request, _("已新增统筹区%(region)s，请接着录入其政策参数。") % {"region": obj}, messages.SUCCESS)
+        return redirect(f"{reverse('admin:accounts_policyversion_add')}?region={obj.pk}")
+
+
+class FinalOnceInForceAdmin:
+    """ModelAdmin mixin: a row in force is read-only; one not yet in force is changed or withdrawn."""
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or not obj.is_in_force)
+
+    def has_delete_permission(self, request, obj=None):
+        # One at a time, from the row's own page, which a row in force does not offer: no bulk delete.
+        return obj is not None and not obj.is_in_force and super().has_delete_permission(request, obj)
+
+
+class PolicyVersionForm(forms.ModelForm):
+    """A new or not-yet-effective version; asks to confirm a change to monthly credits before saving it."""
+
+    confirm_credit_change = forms.BooleanField(
+        label=_("我已核对：此版本将改变每月划入金额"),
+        required=False,
+        help_text=_("生效当天，系统会通知每一位划入金额因此改变的参保人（原金额、新金额、生效日期和文件依据）。"),
+    )
+
+    class Meta:
+        model = PolicyVersion
+        fields = ["region", "effective_from", "document", *policy.PARAMETERS]
+        widgets = {"effective_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def clean_effective_from(self):
+        effective_from = self.cleaned_data["effective_from"]
+        try:
+            policy.check_effective_from(effective_from)
+        except ServiceError as error:
+            raise ValidationError(error.message, code=error.code) from None
+        return effective_from
+
+    def clean(self):
+        cleaned_data = super().clean()
+        self.credit_warning = ""
+        region = cleaned_data.get("region") if self.instance.region_id is None else self.instance.region
+        effective_from = cleaned_data.get("effective_from")
+        if region is None or effective_from is None:
+            return cleaned_data
+        candidate = PolicyVersion(
+            region=region, **{name: cleaned_data.get(name) for name in policy.PARAMETERS}
+        )
+        candidate.effective_from = effective_from
+        previous = (
+            PolicyVersion.objects.filter(region=region, effective_from__lt=effective_from)
+            .exclude(pk=self.instance.pk)
+            .order_by("-effective_from")
+            .first()
+        )
+        changes = policy.credit_changes(candidate, previous) if previous is not None else []
+        if changes:
+            self.credit_warning = credit_change_warning(candidate, previous, changes)
+            if not cleaned_data.get("confirm_credit_change"):
+                self.add_error("confirm_credit_change", f"{self.credit_warning}{_('请核对后勾选确认。')}")
+        return cleaned_data
+
+
+def credit_change_warning(version, previous, changes):
+    """The warning a clerk reads before saving a version that changes monthly credits."""
+    what = "；".join(
+        _("%(label)s由 %(old)s 调整为 %(new)s") % {"label": label, "old": old, "new": new}
+        for label, old, new in changes
+    )
+    return _(
+        "此版本将改变每月划入金额：%(what)s，自%(month)s起按新标准划入，涉及本统筹区参保中的职工约 %(count)d 人。"
+    ) % {
+        "what": what,
+        "month": credits.month_words(credits.first_credited_month(version)),
+        "count": policy.affected_count(version, previous),
+    }
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(FinalOnceInForceAdmin, RegionScopedAdmin, HistoryAdmin):
+    form = PolicyVersionForm
+    list_display = (
+        "region", "effective_from", "standing", "document", "employee_credit_rate", "retiree_monthly_credit",
+        "sharing_scope",
+    )
+    list_display_links = ("region", "effective_from")
+    list_select_related = ("region",)
+    list_filter = (("region", RegionListFilter), "sharing_scope")
+    ordering = ("region__code", "-effective_from")
+    readonly_fields = ("standing", "created_by", "created_at")
     fieldsets = (
-        (None, {"fields": ("code", "name", "province")}),
-        (_("月度划入"), {"fields": ("employee_credit_rate", "retiree_monthly_credit")}),
-        (_("保费"), {"fields": ("premium_year", "resident_premium", "ltc_premium")}),
+        (None, {"fields": ("region", "effective_from", "document", "standing")}),
+        (_("每月划入"), {"fields": ("employee_credit_rate", "retiree_monthly_credit", "confirm_credit_change")}),
         (
             _("家庭共济"),
             {
@@ -292,18 +451,108 @@ class RegionAdmin(RegionScopedAdmin, HistoryAdmin):
                 )
             },
         ),
-        (_("提取时限"), {"fields": ("withdrawal_review_days", "withdrawal_payment_days")}),
+        (
+            _("办理时限"),
+            {
+                "fields": (
+                    "withdrawal_review_days", "withdrawal_payment_days", "transfer_out_days",
+                    "transfer_in_days",
+                )
+            },
+        ),
+        (_("录入"), {"fields": ("created_by", "created_at")}),
     )
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_standing(citizens_today())
+
     def get_readonly_fields(self, request, obj=None):
-        # The code and the province identify the region to other systems and in ID numbers.
-        return () if request.user.is_superuser else ("code", "name", "province")
+        # A version stays in its region; only its parameters and date may change before it takes effect.
+        return self.readonly_fields if obj is None else ("region", *self.readonly_fields)
 
-    def has_add_permission(self, request):
-        return request.user.is_superuser
+    def get_fieldsets(self, request, obj=None):
+        # A new version has no standing yet; one in force has no change left to confirm.
+        left_out = {"standing", "created_by", "created_at"} if obj is None else set()
+        if obj is not None and obj.is_in_force:
+            left_out.add("confirm_credit_change")
+        fieldsets = [
+            (name, {"fields": [field for field in opts["fields"] if field not in left_out]})
+            for name, opts in self.fieldsets
+        ]
+        return [(name, opts) for name, opts in fieldsets if opts["fields"]]
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def get_changeform_initial_data(self, request):
+        """Start from the region's newest version, so a clerk changes only what the new document changes."""
+        initial = super().get_changeform_initial_data(request)
+        region = regions_of(request.user).filter(pk=request.GET.get("region") or None).first()
+        latest = PolicyVersion.objects.filter(region=region).order_by("-effective_from").first()
+        if latest is not None:
+            initial.update({name: getattr(latest, name) for name in policy.PARAMETERS})
+        return initial
+
+
+    @admin.display(description=_("状态"))
+    def standing(self, version):
+        return version.standing_label if version.pk else "—"
+
+    def save_model(self, request, obj, form, change):
+        names = ("effective_from", "document", *policy.PARAMETERS)
+        parameters = {name: form.cleaned_data[name] for name in names}
+        if change:
+            saved = policy.change_version(version=obj, actor=request.user, **parameters)
+        else:
+            saved = policy.add_version(region=form.cleaned_data["region"], actor=request.user, **parameters)
+        obj.pk = saved.pk
+        if form.credit_warning:
+            self.message_user(request, form.credit_warning, messages.WARNING)
+
+    def delete_model(self, request, obj):
+        policy.withdraw_version(version=obj, actor=request.user)
+
+
+class PremiumRateForm(forms.ModelForm):
+    class Meta:
+        model = PremiumRate
+        fields = ["region", "year", "resident_premium", "ltc_premium", "document"]
+
+    def clean_year(self):
+        year = self.cleaned_data["year"]
+        try:
+            policy.check_premium_year(year)
+        except ServiceError as error:
+            raise ValidationError(error.message, code=error.code) from None
+        return year
+
+
+@admin.register(PremiumRate)
+class PremiumRateAdmin(FinalOnceInForceAdmin, RegionScopedAdmin, HistoryAdmin):
+    form = PremiumRateForm
+    list_display = ("region", "year", "resident_premium", "ltc_premium", "document")
+    list_select_related = ("region",)
+    list_filter = (("region", RegionListFilter), "year")
+    ordering = ("region__code", "-year")
+    fields = ("region", "year", "resident_premium", "ltc_premium", "document")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("region",)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("year", citizens_today().year + 1)
+        return initial
+
+
+    def delete_model(self, request, obj):
+        policy.withdraw_premium_rate(rate=obj, actor=request.user)
+
+    def save_model(self, request, obj, form, change):
+        names = ("year", "resident_premium", "ltc_premium", "document")
+        values = {name: form.cleaned_data[name] for name in names}
+        if change:
+            policy.change_premium_rate(rate=obj, actor=request.user, **values)
+        else:
+            region = form.cleaned_data["region"]
+            obj.pk = policy.add_premium_rate(region=region, actor=request.user, **values).pk
 
 
 # Registry -------------------------------------------------------------------------------------------
@@ -637,12 +886,15 @@ class MonthlyCreditAdmin(
 ):
     region_lookup = "account__region"
     statement_label = _("每月划入记录")
-    person_prefix = "account__enrolment__person__"
+    person_prefix = "person__"
     list_display = ("month", "account", "amount", "computation")
-    list_select_related = ("account__region", "account__enrolment__person")
-    list_filter = (("account__region", RegionListFilter),)
+    list_select_related = ("account__region", "account__enrolment__person", "version")
+    list_filter = (("account__region", RegionListFilter), "repeated")
     date_hierarchy = "month"
-    fields = ("account", "month", "amount", "contribution_base", "rate", "computation", "transaction")
+    fields = (
+        "account", "person", "month", "amount", "contribution_base", "rate", "version", "computation",
+        "transaction", "repeated",
+    )
 
 
 @admin.register(Notice)

@@ -1,15 +1,17 @@
 """The double-entry ledger: the one place where balances change."""
 
+import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.db.models.functions import Coalesce, Round
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import sql
-from .models import ZERO, Account, JournalTransaction, LedgerEntry
+from .models import ZERO, Account, JournalTransaction, LedgerAudit, LedgerEntry
 
 CENT = Decimal("0.01")
 
@@ -51,8 +53,10 @@ class Line:
     amount: Decimal
 
 
-def post(*, kind, lines, description, idempotency_key=None, actor=None, reverses=None):
+def post(*, kind, lines, description, idempotency_key=None, actor=None, reverses=None, booked_at=None):
     """Post one balanced journal transaction and return it.
+
+    `booked_at` dates the transaction (default: now); only the demo data's past year needs another date.
 
     With an idempotency key that was already used for the same kind and lines, return the earlier
     transaction untouched (its `replayed` attribute is then True) instead of posting again; with the key of
@@ -70,6 +74,7 @@ def post(*, kind, lines, description, idempotency_key=None, actor=None, reverses
         "idempotency_key": idempotency_key,
         "actor": actor,
         "reverses": reverses,
+        "booked_at": booked_at,
     }
     if connection.in_atomic_block:
         return _post(**posting)
@@ -127,7 +132,8 @@ def _check_lines(lines):
 # Writing a posting ---------------------------------------------------------------------------------
 #
 # Every posting runs as four plain SQL statements (the ORM would spend several times longer building them
-# than PostgreSQL spends running them, on the path every settlement takes):
+# than PostgreSQL spends running them, on the path every settlement takes); a posting of thousands of lines
+# splits each into statements of at most `sql.MAX_PARAMETERS` parameters, so postings of any size work:
 #
 #   1. SELECT ... FOR UPDATE the citizens' accounts (personal accounts and quotas) in id order, and check
 #      them under that lock: frozen, closed or transferred-out accounts and debits beyond the balance are
@@ -158,7 +164,7 @@ ACCOUNTS = Account._meta.db_table
 JOURNAL = JournalTransaction._meta.db_table
 
 
-def _post(*, kind, lines, description, idempotency_key, actor, reverses):
+def _post(*, kind, lines, description, idempotency_key, actor, reverses, booked_at):
     amounts = {line.account.pk: line.amount for line in lines}
     with transaction.atomic(savepoint=False):
         citizens = _lock_citizen_accounts(amounts)
@@ -171,7 +177,7 @@ def _post(*, kind, lines, description, idempotency_key, actor, reverses):
             raise
         return _replay(earlier, kind, lines)
     with transaction.atomic(savepoint=False):
-        journal = _insert_journal(kind, description, idempotency_key, actor, reverses)
+        journal = _insert_journal(kind, description, idempotency_key, actor, reverses, booked_at)
         if journal is not None:
             balances = _add_to_balances(amounts, citizens)
             entries = [
@@ -197,19 +203,23 @@ def _posted_under(idempotency_key):
 
 def _lock_citizen_accounts(amounts):
     """Lock the citizens' accounts among `amounts` in id order; return {id: (status, balance)}."""
-    ids = sorted(amounts)
-    query = (
-        f"SELECT id, status, balance FROM {ACCOUNTS} "
-        f"WHERE id IN ({sql.marks(ids)}) AND kind IN ({sql.marks(Account.CITIZEN_KINDS)}) ORDER BY id"
-    )
-    if connection.features.has_select_for_update:
-        query += " FOR UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(query, [*ids, *Account.CITIZEN_KINDS])
-        return {pk: (status, sql.money(balance)) for pk, status, balance in cursor.fetchall()}
+    found = {}
+    # A posting of any size: a few thousand ids a statement, the batches in id order, so the locks are
+    # still taken in one ascending order.
+    for ids in sql.batches(sorted(amounts)):
+        query = (
+            f"SELECT id, status, balance FROM {ACCOUNTS} "
+            f"WHERE id IN ({sql.marks(ids)}) AND kind IN ({sql.marks(Account.CITIZEN_KINDS)}) ORDER BY id"
+        )
+        if connection.features.has_select_for_update:
+            query += " FOR UPDATE"
+        with connection.cursor() as cursor:
+            cursor.execute(query, [*ids, *Account.CITIZEN_KINDS])
+            found.update({pk: (status, sql.money(balance)) for pk, status, balance in cursor.fetchall()})
+    return found
 
 
-def _insert_journal(kind, description, idempotency_key, actor, reverses):
+def _insert_journal(kind, description, idempotency_key, actor, reverses, booked_at):
     """Insert the journal row and return it, or None when the idempotency key was used already."""
     journal = JournalTransaction(
         kind=kind,
@@ -217,6 +227,7 @@ def _insert_journal(kind, description, idempotency_key, actor, reverses):
         idempotency_key=idempotency_key,
         created_by=actor,
         reverses=reverses,
+        created_at=booked_at or timezone.now(),
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -242,9 +253,12 @@ def _insert_journal(kind, description, idempotency_key, actor, reverses):
 
 def _add_to_balances(amounts, citizens):
     """Add each amount to its account's balance (see the notes above); return {id: balance after}."""
-    citizen_ids = sorted(citizens)
     system_ids = sorted(pk for pk in amounts if pk not in citizens)
-    batches = [(citizen_ids, system_ids[:1])] + [([], [pk]) for pk in system_ids[1:]]
+    # The citizens' rows (three parameters each) a few thousand a statement, the first system row with
+    # the last of them, then each further system row on its own, in id order.
+    citizen_batches = sql.batches(sorted(citizens), per_item=3) or [[]]
+    batches = [(own, []) for own in citizen_batches[:-1]]
+    batches += [(citizen_batches[-1], system_ids[:1])] + [([], [pk]) for pk in system_ids[1:]]
     balances = {}
     for own, system in batches:
         ids = own + system
@@ -306,28 +320,76 @@ def _sum_to_cent(field):
     return Coalesce(Round(Sum(field), 2), ZERO)
 
 
-def audit():
-    """Return every way the ledger disagrees with itself; an empty list means it is exact."""
-    return _unbalanced_transactions() + _lopsided_transactions() + _differing_balances() + _negative_balances()
+def audit(*, since_entry=0, since_transaction=0):
+    """Return every way the ledger disagrees with itself; an empty list means it is exact.
 
-
-def _unbalanced_transactions():
-    unbalanced = (
-        JournalTransaction.objects.annotate(total=_sum_to_cent("entries__amount"))
-        .exclude(total=0)
-        .values_list("pk", "total")
+    Without `since_*`, everything: every transaction sums to zero and has two entries or more, every
+    entry's balance_after continues its account's running balance, every balance equals the sum of its
+    entries, no citizen's balance is negative. With them, what was posted after those ids: the newer
+    transactions, the newer entries (each continuing from the entry before it, older or not), and the
+    balances of the accounts they touched, which must equal their last entry's balance_after (by the
+    running balances checked up to the checkpoint, that is the sum of all their entries).
+    """
+    full = not (since_entry or since_transaction)
+    return (
+        _bad_transactions(since_transaction)
+        + _broken_running_balances(since_entry)
+        + (_differing_balances() if full else _stale_balances(since_entry))
+        + _negative_balances(None if full else since_entry)
     )
-    return [
-        Discrepancy(_("交易 #%(pk)s 的分录合计为 %(total)s，不为 0.00") % {"pk": pk, "total": f"{total:.2f}"})
-        for pk, total in unbalanced
-    ]
 
 
-def _lopsided_transactions():
-    lopsided = JournalTransaction.objects.annotate(count=Count("entries")).filter(count__lt=2)
+def _bad_transactions(since):
+    checked = (
+        JournalTransaction.objects.filter(pk__gt=since)
+        .annotate(total=_sum_to_cent("entries__amount"), count=Count("entries"))
+        .filter(~Q(total=0) | Q(count__lt=2))
+        .values_list("pk", "total", "count")
+    )
+    found = []
+    for pk, total, count in checked:
+        if total != 0:
+            found.append(
+                Discrepancy(_("交易 #%(pk)s 的分录合计为 %(total)s，不为 0.00") % {"pk": pk, "total": f"{total:.2f}"})
+            )
+        if count < 2:
+            found.append(Discrepancy(_("交易 #%(pk)s 的分录少于两条") % {"pk": pk}))
+    return found
+
+
+ENTRIES = LedgerEntry._meta.db_table
+
+# Each entry after `since` against the one before it on the same account: the window's previous row, or for
+# an account's first entry after `since` its last one up to `since` (COALESCE evaluates that subquery only
+# then). ROUND keeps SQLite's floating point at whole cents.
+RUNNING_BALANCES_SQL = f"""
+    SELECT s.id, s.account_id, s.balance_after, s.expected FROM (
+        SELECT e.id, e.account_id, e.balance_after,
+               ROUND(COALESCE(
+                   LAG(e.balance_after) OVER (PARTITION BY e.account_id ORDER BY e.id),
+                   (SELECT p.balance_after FROM {ENTRIES} p
+                     WHERE p.account_id = e.account_id AND p.id <= %s ORDER BY p.id DESC LIMIT 1),
+                   0
+               ) + e.amount, 2) AS expected
+          FROM {ENTRIES} e WHERE e.id > %s
+    ) s
+    WHERE ROUND(s.balance_after, 2) <> s.expected
+"""
+
+
+def _broken_running_balances(since):
+    with connection.cursor() as cursor:
+        cursor.execute(RUNNING_BALANCES_SQL, [since, since])
+        rows = cursor.fetchall()
     return [
-        Discrepancy(_("交易 #%(pk)s 的分录少于两条") % {"pk": pk})
-        for pk in lopsided.values_list("pk", flat=True)
+        Discrepancy(
+            _("明细 #%(pk)s（账户 #%(account)s）的记账后余额为 %(after)s，按上一笔应为 %(expected)s")
+            % {
+                "pk": pk, "account": account, "after": f"{sql.money(after):.2f}",
+                "expected": f"{sql.money(expected):.2f}",
+            }
+        )
+        for pk, account, after, expected in rows
     ]
 
 
@@ -346,8 +408,35 @@ def _differing_balances():
     ]
 
 
-def _negative_balances():
+STALE_BALANCES_SQL = f"""
+    SELECT a.id, a.kind, a.balance, last.balance_after
+      FROM (SELECT account_id, MAX(id) AS last_id FROM {ENTRIES} WHERE id > %s GROUP BY account_id) touched
+      JOIN {ACCOUNTS} a ON a.id = touched.account_id
+      JOIN {ENTRIES} last ON last.id = touched.last_id
+     WHERE ROUND(a.balance, 2) <> ROUND(last.balance_after, 2)
+"""
+
+
+def _stale_balances(since):
+    with connection.cursor() as cursor:
+        cursor.execute(STALE_BALANCES_SQL, [since])
+        rows = cursor.fetchall()
+    return [
+        Discrepancy(
+            _("账户 #%(pk)s（%(kind)s）余额为 %(balance)s，但其最后一笔明细的记账后余额为 %(after)s")
+            % {
+                "pk": pk, "kind": Account.Kind(kind).label, "balance": f"{sql.money(balance):.2f}",
+                "after": f"{sql.money(after):.2f}",
+            }
+        )
+        for pk, kind, balance, after in rows
+    ]
+
+
+def _negative_balances(since):
     negative = Account.objects.filter(kind__in=Account.CITIZEN_KINDS, balance__lt=0)
+    if since is not None:
+        negative = negative.filter(pk__in=LedgerEntry.objects.filter(pk__gt=since).values("account"))
     return [
         Discrepancy(
             _("账户 #%(pk)s（%(kind)s）余额为负数 %(balance)s")
@@ -355,3 +444,94 @@ def _negative_balances():
         )
         for pk, kind, balance in negative.values_list("pk", "kind", "balance")
     ]
+
+
+# Audits with a checkpoint -------------------------------------------------------------------------
+
+# A transaction posted shortly before an audit may commit after it, with ids below those the audit saw:
+# the next audit starts early enough to see again everything posted this long before its checkpoint.
+IN_FLIGHT = datetime.timedelta(minutes=10)
+
+
+@dataclass
+class AuditRun:
+    """What one run of the audit checked, from where, and what it found."""
+
+    discrepancies: list
+    checkpoint: LedgerAudit | None
+    since_entry: int
+    since_transaction: int
+    transactions: int
+    entries: int
+    accounts: int
+    last_transaction: int = 0
+    last_entry: int = 0
+    record: LedgerAudit | None = None
+
+
+def run_audit(*, full=False):
+    """Audit what was posted since the last clean audit (everything with `full`, or when there is none).
+
+    A clean run is recorded and becomes the next run's checkpoint; a run that finds discrepancies leaves
+    the checkpoint where it was, so the next run looks at the same postings again.
+    """
+    started = timezone.now()
+    checkpoint = None if full else LedgerAudit.objects.order_by("-pk").first()
+    if connection.in_atomic_block:
+        run = _audit_from(checkpoint)
+    else:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # One snapshot for every query: postings committing meanwhile are left to the next run.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            run = _audit_from(checkpoint)
+    if not run.discrepancies:
+        run.record = LedgerAudit.objects.create(
+            full=checkpoint is None,
+            since_entry_id=run.since_entry,
+            last_transaction_id=run.last_transaction,
+            last_entry_id=run.last_entry,
+            transactions=run.transactions,
+            entries=run.entries,
+            accounts=run.accounts,
+            started_at=started,
+        )
+    return run
+
+
+def _audit_from(checkpoint):
+    since_transaction, since_entry = _start_after(checkpoint)
+    last_transaction = JournalTransaction.objects.aggregate(last=Max("pk"))["last"] or 0
+    last_entry = LedgerEntry.objects.aggregate(last=Max("pk"))["last"] or 0
+    entries = LedgerEntry.objects.filter(pk__gt=since_entry)
+    return AuditRun(
+        discrepancies=audit(since_entry=since_entry, since_transaction=since_transaction),
+        checkpoint=checkpoint,
+        since_entry=since_entry,
+        since_transaction=since_transaction,
+        transactions=JournalTransaction.objects.filter(pk__gt=since_transaction).count(),
+        entries=entries.count(),
+        accounts=(
+            Account.objects.count() if checkpoint is None else entries.values("account").distinct().count()
+        ),
+        last_transaction=last_transaction,
+        last_entry=last_entry,
+    )
+
+
+def _start_after(checkpoint):
+    """Return the (transaction id, entry id) after which an audit from `checkpoint` starts."""
+    if checkpoint is None:
+        return 0, 0
+    recent = JournalTransaction.objects.filter(
+        created_at__gte=checkpoint.started_at - IN_FLIGHT, pk__lte=checkpoint.last_transaction_id
+    )
+    first = recent.aggregate(transaction=Min("pk"), entry=Min("entries__pk"))
+    since_transaction = checkpoint.last_transaction_id
+    since_entry = checkpoint.last_entry_id
+    if first["transaction"] is not None:
+        since_transaction = min(since_transaction, first["transaction"] - 1)
+    if first["entry"] is not None:
+        since_entry = min(since_entry, first["entry"] - 1)
+    return since_transaction, since_entry

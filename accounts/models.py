@@ -1,10 +1,13 @@
+import datetime
+import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.core.validators import MinValueValidator, RegexValidator
-from django.db import models
-from django.db.models import Q
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import IntegrityError, models
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +16,8 @@ from simple_history.models import HistoricalRecords
 from .identity import mask_id_number, mask_name, parse_id_number, validate_id_number
 
 ZERO = Decimal("0.00")
+# Months and days are the citizens' calendar ones, whatever the host's clock or the settings say.
+CITIZENS_TIME_ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
 def money_field(verbose_name, **kwargs):
@@ -43,11 +48,7 @@ class Province(models.Model):
 
 
 class Region(models.Model):
-    """A 统筹区 with the policy parameters staff keep."""
-
-    class SharingScope(models.TextChoices):
-        CLOSE_RELATIVES = "close_relatives", _("近亲属（2024年起：配偶、父母、子女、兄弟姐妹、祖父母、外祖父母、孙子女、外孙子女）")
-        NUCLEAR_FAMILY = "nuclear_family", _("配偶、父母、子女（2021年范围）")
+    """A 统筹区; its policy parameters are dated versions (PolicyVersion) and premium years (PremiumRate)."""
 
     code = models.CharField(
         _("行政区划代码"),
@@ -59,18 +60,191 @@ class Region(models.Model):
     province = models.ForeignKey(
         Province, models.PROTECT, related_name="regions", verbose_name=_("省份")
     )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("统筹区")
+        verbose_name_plural = _("统筹区")
+
+    def __str__(self):
+        return f"{self.name}（{self.code}）"
+
+
+# Policy parameters over time ----------------------------------------------------------------------
+#
+# Every parameter that decides money or a right is kept as a dated version, so that anyone can tell which
+# rule applied on any day. A version in force is final: a correction is a new version. PostgreSQL refuses
+# the UPDATE or DELETE of such a row with a trigger (migration 0009), as it refuses ledger edits; the model
+# and its queryset refuse it the same way on every database, so a mistake never reaches the trigger.
+
+
+class InForce(IntegrityError):
+    """A policy row already in force was to be changed or deleted."""
+
+
+def citizens_today():
+    """Return today's date on the citizens' clock (Asia/Shanghai), whatever the host's settings say."""
+    return timezone.localdate(timezone=CITIZENS_TIME_ZONE)
+
+
+class FinalOnceInForceQuerySet(models.QuerySet):
+    """Refuse bulk updates and deletes that would touch a row already in force."""
+
+    def update(self, **kwargs):
+        self._refuse_in_force(_("已生效的政策参数不能修改，更正请新增一个版本。"))
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._refuse_in_force(_("已生效的政策参数不能删除，更正请新增一个版本。"))
+        return super().delete()
+
+    def _refuse_in_force(self, message):
+        if self.filter(self.model.in_force_condition(citizens_today())).exists():
+            raise InForce(message)
+
+
+class FinalOnceInForce(models.Model):
+    """A row that may be edited or withdrawn until the day it takes effect, and never afterwards."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("录入人"),
+    )
+    created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
+
+    objects = FinalOnceInForceQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        # Not a business rule: the same refusal as the PostgreSQL trigger, on every database.
+        if self.pk is not None:
+            if self._stored_in_force():
+                raise InForce(_("已生效的政策参数不能修改，更正请新增一个版本。"))
+            if self.in_force_on(citizens_today()):
+                raise InForce(_("修改后的生效日期须晚于今天。"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self._stored_in_force():
+            raise InForce(_("已生效的政策参数不能删除，更正请新增一个版本。"))
+        return super().delete(*args, **kwargs)
+
+    def _stored_in_force(self):
+        """Whether the row as stored (whatever this instance now says) is in force."""
+        stored = type(self).objects.filter(pk=self.pk)
+        return stored.filter(self.in_force_condition(citizens_today())).exists()
+
+    @property
+    def is_in_force(self):
+        return self.in_force_on(citizens_today())
+
+
+class PolicyVersionQuerySet(FinalOnceInForceQuerySet):
+    def with_standing(self, today):
+        """Annotate each version with `current_pk`: the id of its region's version in force on `today`."""
+        in_force = PolicyVersion.objects.filter(region=OuterRef("region"), effective_from__lte=today)
+        return self.annotate(current_pk=Subquery(in_force.order_by("-effective_from").values("pk")[:1]))
+
+
+class PolicyVersion(FinalOnceInForce):
+    """A region's policy parameters from one day on (政策参数版本)."""
+
+    class SharingScope(models.TextChoices):
+        CLOSE_RELATIVES = "close_relatives", _("近亲属（2024年起：配偶、父母、子女、兄弟姐妹、祖父母、外祖父母、孙子女、外孙子女）")
+        NUCLEAR_FAMILY = "nuclear_family", _("配偶、父母、子女（2021年范围）")
+
+    region = models.ForeignKey(
+        Region, models.PROTECT, related_name="policy_versions", verbose_name=_("统筹区")
+    )
+    effective_from = models.DateField(_("生效日期"), help_text=_("从这一天起按本版本执行。"))
+    document = models.CharField(
+        _("文件依据"), max_length=200, help_text=_("决定这些参数的文件，例如“甬医保发〔2026〕12号”。")
+    )
     employee_credit_rate = models.DecimalField(
         _("在职职工划入比例（%）"),
         max_digits=5,
         decimal_places=2,
         default=Decimal("2.00"),
-        validators=[MinValueValidator(ZERO)],
+        validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))],
         help_text=_("每月按缴费基数的这一比例划入个人账户。"),
     )
     retiree_monthly_credit = money_field(
         _("退休人员每月定额划入（元）"), default=Decimal("100.00"), validators=[MinValueValidator(ZERO)]
     )
-    premium_year = models.PositiveSmallIntegerField(_("保费年度"), default=2026)
+    sharing_scope = models.CharField(
+        _("共济亲属范围"), max_length=20, choices=SharingScope, default=SharingScope.CLOSE_RELATIVES
+    )
+    # The day the region widened sharing to all close relatives; before it, the 2021 list applied.
+    sharing_scope_since = models.DateField(
+        _("近亲属共济起始日期"),
+        default=datetime.date(2025, 1, 1),
+        help_text=_("共济亲属范围为近亲属时，从这一天起可以为全部近亲属办理；此前只能为配偶、父母、子女办理。"),
+    )
+    max_sharing_relatives = models.PositiveSmallIntegerField(_("每人最多共济亲属数"), default=10)
+    quota_topup_limit = money_field(
+        _("共济额度单次划拨上限（元）"), default=Decimal("2000.00"), validators=[MinValueValidator(ZERO)]
+    )
+    quota_topups_per_day = models.PositiveSmallIntegerField(_("共济额度每日划拨次数上限"), default=3)
+    quota_quiet_from = models.TimeField(_("暂停划拨开始时间"), default=datetime.time(22, 0))
+    quota_quiet_until = models.TimeField(_("暂停划拨结束时间"), default=datetime.time(6, 0))
+    withdrawal_review_days = models.PositiveSmallIntegerField(_("提取初审时限（工作日）"), default=5)
+    withdrawal_payment_days = models.PositiveSmallIntegerField(_("提取到账时限（工作日）"), default=10)
+    # 医保发〔2021〕43号: transfer out within 10 working days of acceptance, in within 5 of the form.
+    transfer_out_days = models.PositiveSmallIntegerField(_("转出办理时限（工作日）"), default=10)
+    transfer_in_days = models.PositiveSmallIntegerField(_("转入办理时限（工作日）"), default=5)
+
+    objects = PolicyVersionQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["region", "-effective_from"]
+        verbose_name = _("政策参数版本")
+        verbose_name_plural = _("政策参数版本")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "effective_from"],
+                name="one_policy_version_per_region_and_day",
+                violation_error_message=_("该统筹区在这一天已有一个版本。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(employee_credit_rate__gte=0) & Q(employee_credit_rate__lte=100),
+                name="policy_credit_rate_is_a_percentage",
+            ),
+        ]
+
+    def __str__(self):
+        return _("%(region)s %(day)s起（%(document)s）") % {
+            "region": self.region.name,
+            "day": f"{self.effective_from:%Y-%m-%d}",
+            "document": self.document,
+        }
+
+    @staticmethod
+    def in_force_condition(today):
+        return Q(effective_from__lte=today)
+
+    def in_force_on(self, day):
+        return self.effective_from <= day
+
+    @property
+    def standing_label(self):
+        """待生效, 现行 or 已被取代, for the timeline (reads `current_pk` from `with_standing`)."""
+        if not self.is_in_force:
+            return _("待生效")
+        return _("现行") if self.pk == self.current_pk else _("已被新版本取代")
+
+
+class PremiumRate(FinalOnceInForce):
+    """A region's individual contributions for one premium year (缴费年度), in force from its 1 January."""
+
+    region = models.ForeignKey(
+        Region, models.PROTECT, related_name="premium_rates", verbose_name=_("统筹区")
+    )
+    year = models.PositiveSmallIntegerField(_("缴费年度"), validators=[MinValueValidator(2000)])
     resident_premium = money_field(
         _("居民医保个人缴费（元/年）"), default=Decimal("400.00"), validators=[MinValueValidator(ZERO)]
     )
@@ -80,36 +254,31 @@ class Region(models.Model):
         validators=[MinValueValidator(ZERO)],
         help_text=_("未开展长期护理保险的地区填0。"),
     )
-    sharing_scope = models.CharField(
-        _("共济亲属范围"),
-        max_length=20,
-        choices=SharingScope,
-        default=SharingScope.CLOSE_RELATIVES,
-    )
-    sharing_scope_since = models.DateField(_("共济范围生效日期"), default="2025-01-01")
-    max_sharing_relatives = models.PositiveSmallIntegerField(_("每人最多共济亲属数"), default=10)
-    quota_topup_limit = money_field(_("共济额度单次划拨上限（元）"), default=Decimal("2000.00"))
-    quota_topups_per_day = models.PositiveSmallIntegerField(_("共济额度每日划拨次数上限"), default=3)
-    quota_quiet_from = models.TimeField(_("暂停划拨开始时间"), default="22:00")
-    quota_quiet_until = models.TimeField(_("暂停划拨结束时间"), default="06:00")
-    withdrawal_review_days = models.PositiveSmallIntegerField(_("提取初审时限（工作日）"), default=5)
-    withdrawal_payment_days = models.PositiveSmallIntegerField(_("提取到账时限（工作日）"), default=10)
+    document = models.CharField(_("文件依据"), max_length=200)
 
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["code"]
-        verbose_name = _("统筹区")
-        verbose_name_plural = _("统筹区")
+        ordering = ["region", "-year"]
+        verbose_name = _("年度个人缴费标准")
+        verbose_name_plural = _("年度个人缴费标准")
         constraints = [
-            models.CheckConstraint(
-                condition=Q(employee_credit_rate__gte=0) & Q(employee_credit_rate__lte=100),
-                name="region_credit_rate_is_a_percentage",
+            models.UniqueConstraint(
+                fields=["region", "year"],
+                name="one_premium_rate_per_region_and_year",
+                violation_error_message=_("该统筹区这一缴费年度已有缴费标准。"),
             ),
         ]
 
     def __str__(self):
-        return f"{self.name}（{self.code}）"
+        return _("%(region)s %(year)d年度缴费标准") % {"region": self.region.name, "year": self.year}
+
+    @staticmethod
+    def in_force_condition(today):
+        return Q(year__lte=today.year)
+
+    def in_force_on(self, day):
+        return self.year <= day.year
 
 
 class Person(models.Model):
@@ -208,6 +377,17 @@ class Enrolment(models.Model):
     contribution_months = models.PositiveIntegerField(_("缴费年限（月）"), default=0)
     started_on = models.DateField(_("参保日期"), default=timezone.localdate)
     ended_on = models.DateField(_("终止日期"), null=True, blank=True)
+    # The account this employee enrolment paid into. A new job in the same region carries the account on
+    # (Account.enrolment then names the newest enrolment), so an older enrolment finds its account here:
+    # a month credited late goes to the account of the enrolment active in that month.
+    personal_account = models.ForeignKey(
+        "Account",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enrolments_served",
+        verbose_name=_("使用的个人账户"),
+    )
 
     history = HistoricalRecords()
 
@@ -427,9 +607,7 @@ class JournalTransaction(models.Model):
 
     kind = models.CharField(_("业务类型"), max_length=20, choices=Kind)
     description = models.CharField(_("摘要"), max_length=200)
-    idempotency_key = models.CharField(
-        _("幂等键"), max_length=120, unique=True, null=True, blank=True
-    )
+    idempotency_key = models.CharField(_("幂等键"), max_length=120, null=True, blank=True)
     reverses = models.OneToOneField(
         "self",
         models.PROTECT,
@@ -447,6 +625,12 @@ class JournalTransaction(models.Model):
         ordering = ["-id"]
         verbose_name = _("记账交易")
         verbose_name_plural = _("记账交易")
+        constraints = [
+            # A constraint rather than unique=True, which on PostgreSQL adds a second index on the key for
+            # LIKE queries that nothing runs: every posting (a million a month from the credit alone)
+            # would write both.
+            models.UniqueConstraint(fields=["idempotency_key"], name="journal_idempotency_key_unique"),
+        ]
 
     def __str__(self):
         return f"#{self.pk} {self.get_kind_display()} {self.description}"
@@ -458,8 +642,10 @@ class LedgerEntry(models.Model):
     transaction = models.ForeignKey(
         JournalTransaction, models.PROTECT, related_name="entries", verbose_name=_("交易")
     )
+    # No index of its own: entry_account_newest (account, -id) serves every lookup by account, and each
+    # further index is written again for every entry the ledger posts.
     account = models.ForeignKey(
-        Account, models.PROTECT, related_name="entries", verbose_name=_("账户")
+        Account, models.PROTECT, related_name="entries", db_index=False, verbose_name=_("账户")
     )
     amount = money_field(_("金额（元）"), help_text=_("正数为收入，负数为支出。"))
     balance_after = money_field(_("记账后余额（元）"))
@@ -476,20 +662,44 @@ class LedgerEntry(models.Model):
     def __str__(self):
         return f"{self.account} {self.amount:+}"
 
+    @property
+    def statement_words(self):
+        """The statement's description: a monthly credit names its month, computation and document."""
+        try:
+            return self.monthly_credit.computation
+        except ObjectDoesNotExist:
+            return self.transaction.description
+
 
 class MonthlyCredit(models.Model):
-    """The credit of one month to one personal account, and how it was computed."""
+    """The credit of one month to one person: the account it went to and the version that computed it."""
 
+    # Indexed by credit_account_newest (account, -month), as entries are by entry_account_newest.
     account = models.ForeignKey(
-        Account, models.PROTECT, related_name="monthly_credits", verbose_name=_("个人账户")
+        Account, models.PROTECT, related_name="monthly_credits", db_index=False, verbose_name=_("个人账户")
+    )
+    person = models.ForeignKey(
+        Person, models.PROTECT, related_name="monthly_credits", verbose_name=_("参保人")
     )
     month = models.DateField(_("月份"), help_text=_("该月第一天。"))
     amount = money_field(_("划入金额（元）"))
-    contribution_base = money_field(_("缴费基数（元）"), null=True, blank=True)
+    contribution_base = money_field(
+        _("缴费基数（元）"), null=True, blank=True, help_text=_("退休人员按定额划入，不填。")
+    )
     rate = models.DecimalField(_("划入比例（%）"), max_digits=5, decimal_places=2, null=True, blank=True)
-    computation = models.CharField(_("计算方式"), max_length=200)
-    transaction = models.OneToOneField(
-        JournalTransaction, models.PROTECT, related_name="monthly_credit", verbose_name=_("交易")
+    version = models.ForeignKey(
+        PolicyVersion, models.PROTECT, related_name="monthly_credits", verbose_name=_("政策参数版本")
+    )
+    # The credit's side in the ledger. A run credits a chunk of accounts in one journal transaction (one
+    # entry per account, one for each region's source account), so the entry, not the transaction, is the
+    # credit's own.
+    entry = models.OneToOneField(
+        LedgerEntry, models.PROTECT, related_name="monthly_credit", verbose_name=_("账务明细")
+    )
+    # Before the rule became one credit per person, a person who moved within a month could be credited
+    # by two accounts; migration 0008 marks the later ones, which stay in the ledger for clerks to review.
+    repeated = models.BooleanField(
+        _("同月重复划入"), default=False, help_text=_("“每人每月只划入一次”规则实施前发生的同月第二笔划入。")
     )
 
     class Meta:
@@ -497,11 +707,83 @@ class MonthlyCredit(models.Model):
         verbose_name = _("每月划入")
         verbose_name_plural = _("每月划入")
         constraints = [
-            models.UniqueConstraint(fields=["account", "month"], name="one_credit_per_account_month"),
+            # Also the index of "who was credited for this month", which every run of the credit asks.
+            models.UniqueConstraint(
+                fields=["month", "person"],
+                condition=Q(repeated=False),
+                name="one_credit_per_person_and_month",
+            ),
         ]
+        indexes = [models.Index(fields=["account", "-month"], name="credit_account_newest")]
 
     def __str__(self):
         return self.computation
+
+    @property
+    def is_fixed_amount(self):
+        return self.contribution_base is None
+
+    @property
+    def computation(self):
+        """The statement's words: month, amount, how it was computed and the version's document."""
+        label = _("%(year)d年%(month)d月 划入") % {"year": self.month.year, "month": self.month.month}
+        if self.is_fixed_amount:
+            rule = _("退休人员定额")
+        else:
+            rule = _("缴费基数 ¥%(base)s × %(rate)s%%") % {
+                "base": f"{self.contribution_base:,.2f}",
+                "rate": percent(self.rate),
+            }
+        return _("%(label)s ¥%(amount)s = %(rule)s（%(document)s）") % {
+            "label": label,
+            "amount": f"{self.amount:,.2f}",
+            "rule": rule,
+            "document": self.version.document,
+        }
+
+
+def percent(rate):
+    """A rate as people write it: 2, 1.5, 0.25 (no trailing zeros)."""
+    return f"{rate.normalize():f}"
+
+
+class CreditChangeNotification(models.Model):
+    """That the citizens whose monthly credit a version changed were told, when and how many."""
+
+    version = models.OneToOneField(
+        PolicyVersion, models.PROTECT, related_name="credit_change_notification", verbose_name=_("政策参数版本")
+    )
+    recipients = models.PositiveIntegerField(_("通知人数"))
+    sent_at = models.DateTimeField(_("发送时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("划入调整通知")
+        verbose_name_plural = _("划入调整通知")
+
+    def __str__(self):
+        return f"{self.version}：{self.recipients}"
+
+
+class LedgerAudit(models.Model):
+    """One clean run of `audit_ledger`; the newest is the checkpoint the next default run starts from."""
+
+    full = models.BooleanField(_("全量核对"))
+    since_entry_id = models.PositiveBigIntegerField(_("起始明细编号（不含）"), default=0)
+    last_transaction_id = models.PositiveBigIntegerField(_("核对至交易编号"))
+    last_entry_id = models.PositiveBigIntegerField(_("核对至明细编号"))
+    transactions = models.PositiveBigIntegerField(_("核对交易数"))
+    entries = models.PositiveBigIntegerField(_("核对明细数"))
+    accounts = models.PositiveBigIntegerField(_("核对账户数"))
+    started_at = models.DateTimeField(_("开始时间"))
+    finished_at = models.DateTimeField(_("完成时间"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("账务核对记录")
+        verbose_name_plural = _("账务核对记录")
+
+    def __str__(self):
+        return f"#{self.pk} {self.finished_at:%Y-%m-%d %H:%M}"
 
 
 class Notice(models.Model):

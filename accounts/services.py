@@ -1,11 +1,7 @@
-"""Business steps of the accounts app: registration, enrolments, account status, credits, notices."""
+"""Business steps of the accounts app: registration, enrolments, account status, notices."""
 
-import datetime
 import functools
 import logging
-import zoneinfo
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
@@ -16,14 +12,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.utils import update_change_reason
 
-from . import ledger, sms
+from . import sms
 from .models import (
-    ZERO,
+    CITIZENS_TIME_ZONE,  # noqa: F401 (the citizens' calendar, which the feature apps import from here)
     Account,
     AccountStatusChange,
     Enrolment,
-    JournalTransaction,
-    MonthlyCredit,
     Notice,
     Person,
     User,
@@ -232,12 +226,18 @@ def _attach_personal_account(enrolment):
         .order_by("-id")
         .first()
     )
-    if account is None:
-        Account.objects.create(kind=Account.Kind.PERSONAL, region=enrolment.region, enrolment=enrolment)
-        return False
-    account.enrolment = enrolment
-    account.save(update_fields=["enrolment"])
-    return True
+    kept = account is not None
+    if kept:
+        account.enrolment = enrolment
+        account.save(update_fields=["enrolment"])
+    else:
+        account = Account.objects.create(
+            kind=Account.Kind.PERSONAL, region=enrolment.region, enrolment=enrolment
+        )
+    # Bookkeeping of the step that recorded the enrolment, not a change to it: no second history row.
+    Enrolment.objects.filter(pk=enrolment.pk).update(personal_account=account)
+    enrolment.personal_account = account
+    return kept
 
 
 @transaction.atomic
@@ -304,7 +304,7 @@ def personal_account_of(person):
     return (
         Account.objects.filter(kind=Account.Kind.PERSONAL, enrolment__person=person)
         .exclude(status=Account.Status.TRANSFERRED_OUT)
-        .select_related("region", "enrolment")
+        .select_related("region", "enrolment__region")
         .order_by("-id")
         .first()
     )
@@ -397,145 +397,6 @@ def release_hold(*, account, reference):
     if updated:
         account.hold, account.hold_reference = Account.Hold.NONE, ""
     return bool(updated)
-
-
-# Monthly credit -----------------------------------------------------------------------------------
-
-# Months are the citizens' calendar months, whatever the host's clock or the settings say.
-CITIZENS_TIME_ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
-
-
-@dataclass
-class CreditSummary:
-    month: datetime.date
-    credited: int = 0
-    already_credited: int = 0
-    skipped_unavailable: int = 0
-    total: Decimal = field(default_factory=lambda: ZERO)
-
-    def __str__(self):
-        return _(
-            "%(year)d年%(month)d月：划入 %(credited)d 个账户，合计 %(total)s 元；"
-            "此前已划入 %(already)d 个；冻结、关闭或转出而未划入 %(skipped)d 个。"
-        ) % {
-            "year": self.month.year,
-            "month": self.month.month,
-            "credited": self.credited,
-            "total": f"{self.total:.2f}",
-            "already": self.already_credited,
-            "skipped": self.skipped_unavailable,
-        }
-
-
-def current_month():
-    """Return the first day of the current month in Asia/Shanghai."""
-    return timezone.localdate(timezone=CITIZENS_TIME_ZONE).replace(day=1)
-
-
-def last_day_of(month):
-    """Return the last day of the month that `month` (a date) falls in."""
-    return (month.replace(day=1) + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
-
-
-def credit_for(enrolment, month):
-    """Return (amount, base, rate, computation text) of the month's credit for an enrolment."""
-    region = enrolment.region
-    label = _("%(year)d年%(month)d月 划入") % {"year": month.year, "month": month.month}
-    if enrolment.is_retired:
-        amount = region.retiree_monthly_credit
-        text = _("%(label)s ¥%(amount)s = 退休人员定额") % {"label": label, "amount": f"{amount:,.2f}"}
-        return amount, None, None, text
-    base, rate = enrolment.contribution_base, region.employee_credit_rate
-    amount = (base * rate / 100).quantize(ledger.CENT, rounding=ROUND_HALF_UP)
-    text = _("%(label)s ¥%(amount)s = 缴费基数 ¥%(base)s × %(rate)s%%") % {
-        "label": label,
-        "amount": f"{amount:,.2f}",
-        "base": f"{base:,.2f}",
-        "rate": f"{rate.normalize():f}",
-    }
-    return amount, base, rate, text
-
-
-def credit_monthly(*, month=None):
-    """Credit every active employee's personal account for `month` (default: this month), each once."""
-    month = (month or current_month()).replace(day=1)
-    if month > current_month():
-        raise ServiceError(
-            _("%(year)d年%(month)d月还没有到，不能提前划入。")
-            % {"year": month.year, "month": month.month},
-            code="future_month",
-        )
-    summary = CreditSummary(month=month)
-    already = set(MonthlyCredit.objects.filter(month=month).values_list("account_id", flat=True))
-    sources = {}
-    for account in _accounts_enrolled_in(month).iterator(chunk_size=500):
-        if account.pk in already:
-            summary.already_credited += 1
-        elif account.status != Account.Status.ACTIVE:
-            summary.skipped_unavailable += 1
-        else:
-            if account.region_id not in sources:
-                sources[account.region_id] = system_account(account.region, Account.Kind.CREDIT_SOURCE)
-            _credit_account(account, sources[account.region_id], month, summary)
-    logger.info("每月划入 %s", summary)
-    return summary
-
-
-def _accounts_enrolled_in(month):
-    """Return the personal accounts of active employee enrolments that had begun by the month's end."""
-    return (
-        Account.objects.filter(
-            kind=Account.Kind.PERSONAL,
-            enrolment__status=Enrolment.Status.ACTIVE,
-            enrolment__insurance_type=Enrolment.InsuranceType.EMPLOYEE,
-            enrolment__started_on__lte=last_day_of(month),
-        )
-        .select_related("enrolment__region", "enrolment__person", "region")
-        .order_by("pk")
-    )
-
-
-def _credit_account(account, source, month, summary):
-    amount, base, rate, text = credit_for(account.enrolment, month)
-    if amount <= 0:
-        return
-    try:
-        credited = _credit_one(account, source, month, amount, base, rate, text)
-    except ledger.AccountUnavailable:
-        # Frozen between our read and the lock: it gets nothing this month.
-        summary.skipped_unavailable += 1
-        return
-    except ledger.IdempotencyConflict:
-        # Another run credited the month first, at a rate changed in between: that credit stands.
-        summary.already_credited += 1
-        return
-    if credited:
-        summary.credited += 1
-        summary.total += amount
-    else:
-        summary.already_credited += 1
-
-
-@transaction.atomic
-def _credit_one(account, source, month, amount, base, rate, text):
-    journal = ledger.post(
-        kind=JournalTransaction.Kind.CREDIT,
-        lines=[ledger.Line(source, -amount), ledger.Line(account, amount)],
-        description=text,
-        idempotency_key=f"credit:{account.pk}:{month:%Y-%m}",
-    )
-    if journal.replayed:
-        return False
-    MonthlyCredit.objects.create(
-        account=account,
-        month=month,
-        amount=amount,
-        contribution_base=base,
-        rate=rate,
-        computation=text,
-        transaction=journal,
-    )
-    return True
 
 
 # Notices ------------------------------------------------------------------------------------------

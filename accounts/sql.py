@@ -15,30 +15,53 @@ from django.db import DatabaseError, connection
 from django.db.models import DEFERRED
 
 
+# Parameters per statement: far below PostgreSQL's limit of 65,535 and SQLite's of 32,766, so that a write
+# of any size goes out in statements of a few thousand rows.
+MAX_PARAMETERS = 10_000
+
+
+def batches(items, per_item=1):
+    """Split `items` into lists small enough for one statement at `per_item` parameters each."""
+    size = max(1, MAX_PARAMETERS // per_item)
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
 def insert(objs):
-    """INSERT unsaved instances of one model in one statement and set their ids, like `bulk_create`."""
+    """INSERT unsaved instances of one model, a few thousand rows a statement, and set their ids."""
     if not objs:
         return objs
     model = type(objs[0])
     fields = _insert_fields(model)
-    values = []
-    for obj in objs:
-        obj._prepare_related_fields_for_save(operation_name="insert")
-        values += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, len(objs)), values)
-        ids = [row[0] for row in cursor.fetchall()]
-    for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
+    for batch in batches(objs, len(fields)):
+        values = []
+        for obj in batch:
+            _take_related_ids(obj, fields)
+            values += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(_insert_sql(model, len(batch)), values)
+            ids = [row[0] for row in cursor.fetchall()]
+        for obj, pk in zip(batch, ids, strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
     return objs
+
+
+def _take_related_ids(obj, fields):
+    """Copy the id of a related object saved after it was assigned, as `save()` does; refuse unsaved ones."""
+    for field in fields:
+        if field.is_relation and getattr(obj, field.attname) is None:
+            related = getattr(obj, field.name)
+            if related is not None:
+                if related.pk is None:
+                    raise ValueError(f"{field.name} of {obj!r} is not saved yet")
+                setattr(obj, field.attname, related.pk)
 
 
 def update(obj, field_names):
     """UPDATE the given fields of a saved instance, like `save(update_fields=...)` without its signals."""
     meta = obj._meta
     fields = [meta.get_field(name) for name in field_names]
-    obj._prepare_related_fields_for_save(operation_name="update")
+    _take_related_ids(obj, fields)
     assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
     pk = meta.pk
     with connection.cursor() as cursor:

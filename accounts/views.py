@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from . import phone_codes, services, throttle
+from . import credits, phone_codes, services, throttle
 from .context_processors import LARGE_TEXT, TEXT_SIZE_COOKIE
 from .forms import (
     CodeForm,
@@ -261,15 +261,25 @@ def account(request):
     entries = _statement(personal, filters)
     context = {
         "account": personal,
-        "credits": personal.monthly_credits.filter(month__year=timezone.localdate().year),
+        "credits": credits.credit_panel(personal, year=_credit_year(request)),
         "filters": filters,
         "page": Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page")),
     }
     return render(request, "accounts/account.html", context)
 
 
+def _credit_year(request):
+    """The year the credits list shows (`credit_year`), or None for the latest 12 months."""
+    value = request.GET.get("credit_year", "")
+    return int(value) if value.isdigit() and 1998 <= int(value) <= 9999 else None
+
+
 def _statement(account, filters):
-    entries = LedgerEntry.objects.filter(account=account).select_related("transaction").order_by("-id")
+    entries = (
+        LedgerEntry.objects.filter(account=account)
+        .select_related("transaction", "monthly_credit__version")
+        .order_by("-id")
+    )
     if not filters.is_valid():
         return entries
     if month := filters.cleaned_data["month"]:

@@ -250,7 +250,7 @@ class MemorySampler:
 
     def _sample(self):
         for pid in self._workers():
-            status = _status(pid)
+            status = process_memory(pid)
             if status:
                 peak = max(status.get("VmHWM", 0), status.get("VmRSS", 0))
                 key = self.current
@@ -264,7 +264,8 @@ class MemorySampler:
         return [int(pid) for pid in children]
 
 
-def _status(pid):
+def process_memory(pid, keys=("VmHWM", "VmRSS")):
+    """Return the memory figures `keys` of a process, in kB, from /proc (empty once it has gone)."""
     try:
         lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:
@@ -272,7 +273,7 @@ def _status(pid):
     values = {}
     for line in lines:
         key, _colon, rest = line.partition(":")
-        if key in ("VmHWM", "VmRSS"):
+        if key in keys:
             values[key] = int(rest.split()[0])  # kB
     return values
 

@@ -93,6 +93,9 @@ def seed(out_dir, payers):
                 for enrolment in enrolments[: len(payer_people)]
             ]
         )
+        for enrolment, account in zip(enrolments, personal, strict=False):
+            enrolment.personal_account = account
+        Enrolment.objects.bulk_update(enrolments[: len(personal)], ["personal_account"])
         by_quota = [n % QUOTA_EVERY == QUOTA_EVERY - 1 for n in range(payers)] + [False]
         quotas = iter(
             Account.objects.bulk_create(

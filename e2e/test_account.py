@@ -112,7 +112,8 @@ def test_every_citizen_page_passes_the_audit_and_fits_a_phone(live_server, phone
     log_in(page, base_url)
     expect(page).to_have_url(f"{base_url}/account/")
     expect(page.locator(".balance")).to_have_text("¥2,000.00")
-    expect(page.locator("table.statement tbody tr").first).to_contain_text("+¥2,000.00")
+    # The demo year: the newest line is last month's credit, explained.
+    expect(page.locator("table.statement tbody tr").first).to_contain_text("划入 ¥160.00 = 缴费基数 ¥8,000.00 × 2%")
     check(page, "account", large_text)
 
     page.get_by_role("link", name="个人信息").click()
@@ -189,8 +190,10 @@ def test_statement_stays_a_table_for_screen_readers_on_a_phone(live_server, phon
     log_in(page, live_server.url)
     table = page.get_by_role("table", name="收支明细，最新的在前")
     expect(table.get_by_role("columnheader")).to_have_count(5)
-    expect(table.get_by_role("row")).to_have_count(2)
-    expect(table.get_by_role("cell", name="+¥2,000.00")).to_be_visible()
+    # The header, then the demo year: an opening balance, 12 credits and 2 pharmacy bills.
+    expect(table.get_by_role("row")).to_have_count(16)
+    expect(table.get_by_role("cell", name="+¥160.00").first).to_be_visible()
+    expect(table.get_by_role("cell", name="-¥86.50")).to_be_visible()
 
 
 def test_account_page_on_a_desktop(live_server, desktop, demo_data):

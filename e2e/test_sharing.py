@@ -1,5 +1,6 @@
 """Family sharing in the browser: 张伟 binds his wife, she confirms; every sharing page audited on a phone."""
 
+import datetime
 import io
 
 import pytest
@@ -7,7 +8,8 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from accounts import ledger
-from accounts.models import Person, Region
+from accounts.models import Person
+from conftest import set_policy  # noqa: E402
 from e2e.conftest import check_phone_page, prove_phone
 from sharing import bindings
 from sharing.models import Binding
@@ -105,7 +107,7 @@ def test_zhang_wei_binds_his_wife_and_she_confirms(live_server, phone, demo_data
 def prepare_every_kind_of_page():
     """Besides the demo binding: a quota for 李秀英 (confirmed), and a request to 王芳 still pending."""
     # Whatever the hour the suite runs at, the top-up pages must be reachable.
-    Region.objects.filter(code="330200").update(quota_quiet_from="00:00", quota_quiet_until="00:00")
+    set_policy("330200", quota_quiet_from=datetime.time(0), quota_quiet_until=datetime.time(0))
     zhang_wei = Person.objects.select_related("user").get(id_number=ZHANG_WEI)
     mother = Person.objects.select_related("user").get(id_number=LI_XIUYING)
     common = {"payer": zhang_wei, "actor": zhang_wei.user, "promise_accepted": True}

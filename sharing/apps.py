@@ -30,3 +30,9 @@ class SharingConfig(AppConfig):
         from . import demo
 
         return demo.seed()
+
+    def demo_spending(self, months):
+        """Called by `seed_demo`: the demo year's pharmacy bills, which it books in date order."""
+        from . import demo
+
+        return demo.spending(months)

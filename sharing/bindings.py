@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts import ledger
-from accounts.models import ZERO, Account, Enrolment, JournalTransaction, Person, Region, User
+from accounts import ledger, policy
+from accounts.models import ZERO, Account, Enrolment, JournalTransaction, Person, PolicyVersion, User
 from accounts.scoping import regions_of
 from accounts.services import CITIZENS_TIME_ZONE, ServiceError, notify, personal_account_of, system_account
 from review import materials as review_materials
@@ -78,22 +78,14 @@ def local_day(now):
     return start, start + datetime.timedelta(days=1)
 
 
-def _as_time(value):
-    # A Region built in Python and never read back still holds its string defaults ("22:00").
-    return datetime.time.fromisoformat(value) if isinstance(value, str) else value
+def limits_at(region, now):
+    """Return the region's policy version in force at the moment `now` (the citizens' day of it)."""
+    return policy.in_force(region, local(now).date())
 
 
-def _as_date(value):
-    return datetime.date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def _date_words(day):
-    return _("%(year)d年%(month)d月%(day)d日") % {"year": day.year, "month": day.month, "day": day.day}
-
-
-def in_quiet_hours(region, now):
-    """Return whether `now` falls in the region's nightly pause for quota top-ups (it may wrap midnight)."""
-    start, end = _as_time(region.quota_quiet_from), _as_time(region.quota_quiet_until)
+def in_quiet_hours(limits, now):
+    """Return whether `now` falls in the nightly pause for quota top-ups of `limits` (it may wrap midnight)."""
+    start, end = limits.quota_quiet_from, limits.quota_quiet_until
     moment = local(now).time()
     if start == end:
         return False
@@ -106,15 +98,21 @@ def in_quiet_hours(region, now):
 
 
 def admitted_relations(region, day):
-    """Return the relations the region admits for sharing on `day`.
+    """Return the relations the region admits for sharing on `day`, by the version then in force.
 
-    A region configured to all near relatives (国办发〔2024〕38号) admits them from its effective date; before
-    that date, and in a region still on the 2021 list (国办发〔2021〕14号), only spouse, parents and children.
+    All near relatives (国办发〔2024〕38号) where the version admits them, from its date for them; before that
+    date, and in a region still on the 2021 list (国办发〔2021〕14号), only spouse, parents and children.
     """
-    widened = region.sharing_scope == Region.SharingScope.CLOSE_RELATIVES
-    if widened and day >= _as_date(region.sharing_scope_since):
+    if _widened_from(policy.in_force(region, day)) <= day:
         return CLOSE_RELATIVES
     return NUCLEAR_FAMILY
+
+
+def _widened_from(version):
+    """The first day a version admits all near relatives (date.max if it never does)."""
+    if version.sharing_scope != PolicyVersion.SharingScope.CLOSE_RELATIVES:
+        return datetime.date.max
+    return max(version.effective_from, version.sharing_scope_since)
 
 
 def check_relation(region, relation, day):
@@ -126,17 +124,17 @@ def check_relation(region, relation, day):
     if Relation(relation) in admitted_relations(region, day):
         return
     label = Relation(relation).label
-    if region.sharing_scope == Region.SharingScope.CLOSE_RELATIVES:
+    later = [_widened_from(policy.in_force(region, day))]
+    if (widening := policy.next_widening(region, day)) is not None:
+        later.append(_widened_from(widening))
+    since = min(later)
+    if since != datetime.date.max:
         raise ServiceError(
             _(
                 "%(region)s自%(since)s起可以为全部近亲属办理家庭共济；在此之前只能为配偶、父母、子女办理，"
                 "“%(relation)s”暂不在范围内。"
             )
-            % {
-                "region": region.name,
-                "since": _date_words(_as_date(region.sharing_scope_since)),
-                "relation": label,
-            },
+            % {"region": region.name, "since": policy.day_words(since), "relation": label},
             code="relation_not_admitted",
         )
     raise ServiceError(
@@ -283,13 +281,14 @@ def _bind(*, payer, relative_name, relative_id_number, relation, way, consent, p
     open_bindings = Binding.objects.open().filter(payer=payer)
     if open_bindings.filter(relative=relative).exists():
         raise ServiceError(_("您与这位亲属已有生效或待确认的共济关系。"), code="already_bound")
-    if open_bindings.count() >= region.max_sharing_relatives:
+    most = limits_at(region, now).max_sharing_relatives
+    if open_bindings.count() >= most:
         raise ServiceError(
             _(
                 "您已与%(max)d位亲属建立（或正在等待确认）共济关系，已达上限。"
                 "请先解除不再需要的共济关系，或撤回待确认的请求。"
             )
-            % {"max": region.max_sharing_relatives},
+            % {"max": most},
             code="too_many_relatives",
         )
     pending = clerk is None and needs_confirmation(relative, local(now).date())
@@ -699,19 +698,19 @@ def check_topup(binding, amount, now):
         raise ServiceError(
             _("这项共济是直接共济，看病时直接从您的个人账户支付，不需要划拨额度。"), code="not_quota"
         )
-    region = binding.region
-    amount = check_amount(amount, region.quota_topup_limit)
-    if in_quiet_hours(region, now):
+    # The limits and quiet hours in force at the moment of the top-up.
+    limits = limits_at(binding.region, now)
+    amount = check_amount(amount, limits.quota_topup_limit)
+    if in_quiet_hours(limits, now):
         raise ServiceError(
             _("每天%(start)s至次日%(end)s暂停划拨共济额度，请在%(end)s以后再来。")
-            % {"start": f"{_as_time(region.quota_quiet_from):%H:%M}",
-               "end": f"{_as_time(region.quota_quiet_until):%H:%M}"},
+            % {"start": f"{limits.quota_quiet_from:%H:%M}", "end": f"{limits.quota_quiet_until:%H:%M}"},
             code="quiet_hours",
         )
-    if topups_today(binding, now) >= region.quota_topups_per_day:
+    if topups_today(binding, now) >= limits.quota_topups_per_day:
         raise ServiceError(
             _("每个共济额度每天最多划拨%(count)d次，今天的次数已用完，请明天再来。")
-            % {"count": region.quota_topups_per_day},
+            % {"count": limits.quota_topups_per_day},
             code="too_many_topups",
         )
     return amount
@@ -774,50 +773,58 @@ class PremiumDue:
         return not self.refusal and not self.paid
 
 
-def premium_due(binding, kind, *, enrolment=None):
-    """Return what paying the relative's `kind` of contribution would cost this premium year, or why not."""
+def premium_due(binding, kind, *, enrolment=None, day=None, rates=None):
+    """Return what the relative's `kind` of contribution costs for the premium year of `day`, or why not.
+
+    `rates` are the relative's region's rates of that year when the caller has read them already.
+    """
     if kind not in PremiumPayment.Kind.values:
         raise ServiceError(_("没有这种保费。"), code="unknown_premium")
     label = PremiumPayment.Kind(kind).label
     enrolment = enrolment if enrolment is not None else active_enrolment(binding.relative)
     if enrolment is None or enrolment.region_id != binding.relative_region_id:
         return PremiumDue(kind, label, refusal=_("亲属目前不在原参保地参保，不能代缴。"))
+    if kind == PremiumPayment.Kind.RESIDENT and enrolment.insurance_type != Enrolment.InsuranceType.RESIDENT:
+        return PremiumDue(kind, label, refusal=_("亲属参加的是职工医保，由单位和本人按月缴费，不需要代缴居民医保。"))
     region = enrolment.region
-    if kind == PremiumPayment.Kind.RESIDENT:
-        if enrolment.insurance_type != Enrolment.InsuranceType.RESIDENT:
-            return PremiumDue(kind, label, refusal=_("亲属参加的是职工医保，由单位和本人按月缴费，不需要代缴居民医保。"))
-        amount = region.resident_premium
-    else:
-        amount = region.ltc_premium
-        if amount <= 0:
-            return PremiumDue(
-                kind, label,
-                refusal=_("%(region)s尚未开展长期护理保险（个人缴费为0），无需缴纳。") % {"region": region.name},
-            )
-    if amount <= 0:
+    # A premium is asked for its premium year: the calendar year of the day it is paid.
+    year = (day or local(timezone.now()).date()).year
+    rates = rates or policy.premium_rate(region, year)
+    amount = None
+    if rates is not None:
+        amount = rates.resident_premium if kind == PremiumPayment.Kind.RESIDENT else rates.ltc_premium
+    if kind == PremiumPayment.Kind.LONG_TERM_CARE and amount is not None and amount <= 0:
+        return PremiumDue(
+            kind, label,
+            refusal=_("%(region)s尚未开展长期护理保险（个人缴费为0），无需缴纳。") % {"region": region.name},
+        )
+    if amount is None or amount <= 0:
         return PremiumDue(kind, label, refusal=_("%(region)s尚未公布本年度的个人缴费标准。") % {"region": region.name})
-    paid = PremiumPayment.objects.filter(
-        relative_id=binding.relative_id, kind=kind, year=region.premium_year
-    ).exists()
+    paid = PremiumPayment.objects.filter(relative_id=binding.relative_id, kind=kind, year=year).exists()
     # Across provinces money reaches a relative only through a quota, premiums as much as bills; the direct
     # way (the payer's balance) is for one province only.
     from_quota = binding.region.province_id != region.province_id
     held = binding.quota_held or ZERO
     if from_quota and not paid and held < amount:
         return PremiumDue(
-            kind, label, year=region.premium_year, amount=amount, from_quota=True,
+            kind, label, year=year, amount=amount, from_quota=True,
             refusal=_(
                 "这位亲属在外省参保，跨省共济的保费只能从共济额度中缴纳。额度现有 ¥%(held)s，"
                 "不足 ¥%(amount)s，请先划拨共济额度。"
             ) % {"held": f"{held:,.2f}", "amount": f"{amount:,.2f}"},
         )
-    return PremiumDue(kind, label, year=region.premium_year, amount=amount, paid=paid, from_quota=from_quota)
+    return PremiumDue(kind, label, year=year, amount=amount, paid=paid, from_quota=from_quota)
 
 
-def premiums_due(binding):
-    """Return the PremiumDue of every kind for the binding's relative."""
+def premiums_due(binding, *, day=None):
+    """Return the PremiumDue of every kind for the binding's relative, for the premium year of `day`."""
+    day = day or local(timezone.now()).date()
     enrolment = active_enrolment(binding.relative)
-    return [premium_due(binding, kind, enrolment=enrolment) for kind in PremiumPayment.Kind.values]
+    rates = policy.premium_rate(enrolment.region, day.year) if enrolment is not None else None
+    return [
+        premium_due(binding, kind, enrolment=enrolment, day=day, rates=rates)
+        for kind in PremiumPayment.Kind.values
+    ]
 
 
 def pay_premium(*, binding, kind, actor, now=None):
@@ -828,7 +835,7 @@ def pay_premium(*, binding, kind, actor, now=None):
         locked = _locked(binding)
         if locked.status != Status.ACTIVE:
             raise ServiceError(_("只有已生效的共济关系才能代缴保费。"), code="not_active")
-        due = premium_due(locked, kind)
+        due = premium_due(locked, kind, day=local(now).date())
         if due.refusal:
             raise ServiceError(due.refusal, code="premium_not_due")
         if due.paid:

@@ -91,17 +91,17 @@ class BindForm(forms.Form):
 class TopUpForm(forms.Form):
     amount = YuanField(label=_("划拨金额（元）"), min_value=Decimal("0.01"))
 
-    def __init__(self, *args, region=None, **kwargs):
+    def __init__(self, *args, limits=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if region is not None:
-            # The payer's region's parameters, as the service will apply them.
+        if limits is not None:
+            # The payer's region's version in force now, as the service will apply it.
             self.fields["amount"].help_text = _(
                 "每次最多 ¥%(limit)s，每天最多%(count)d次；%(start)s至次日%(end)s暂停划拨。"
             ) % {
-                "limit": f"{region.quota_topup_limit:,.2f}",
-                "count": region.quota_topups_per_day,
-                "start": f"{region.quota_quiet_from:%H:%M}",
-                "end": f"{region.quota_quiet_until:%H:%M}",
+                "limit": f"{limits.quota_topup_limit:,.2f}",
+                "count": limits.quota_topups_per_day,
+                "start": f"{limits.quota_quiet_from:%H:%M}",
+                "end": f"{limits.quota_quiet_until:%H:%M}",
             }
 
 

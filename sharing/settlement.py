@@ -81,11 +81,15 @@ class Source:
     binding: Binding | None = None
 
 
-def settle(*, institution, idempotency_key, patient_id_number, card_number, amount, category, reference):
+def settle(
+    *, institution, idempotency_key, patient_id_number, card_number, amount, category, reference,
+    booked_at=None,
+):
     """Settle a bill's self-paid part from the patient's account and their relatives'; return an Outcome.
 
     The same key with the same request returns the stored settlement (created=False); with another
     request it is refused. A card that is not the patient's is refused and recorded for staff.
+    `booked_at` dates the settlement and its posting (default: now); the demo data's past year uses it.
     """
     _check_amount(amount)
     if amount > institution.amount_limit:
@@ -136,6 +140,7 @@ def settle(*, institution, idempotency_key, patient_id_number, card_number, amou
             amount=amount,
             category=category,
             reference=reference,
+            booked_at=booked_at or timezone.now(),
         )
     except IntegrityError:
         # Another request with the same key committed first (the unique key on the settlement is the
@@ -295,7 +300,7 @@ def _check_not_suspended(suspended_until):
         )
 
 
-def _settle(*, institution, idempotency_key, digest, facts, amount, category, reference):
+def _settle(*, institution, idempotency_key, digest, facts, amount, category, reference, booked_at):
     # Read before the transaction: which accounts may pay, in what order, and what they hold.
     sources = _sources(facts.patient, facts.enrolment)
     settling = {
@@ -307,6 +312,7 @@ def _settle(*, institution, idempotency_key, digest, facts, amount, category, re
         "category": category,
         "reference": reference,
         "sources": sources,
+        "booked_at": booked_at,
     }
     try:
         # First from the balances as read, without a lock: the paying accounts are then locked only by the
@@ -319,7 +325,9 @@ def _settle(*, institution, idempotency_key, digest, facts, amount, category, re
         return _settle_from(None, **settling)
 
 
-def _settle_from(accounts, *, sources, facts, amount, institution, idempotency_key, digest, **request):
+def _settle_from(
+    accounts, *, sources, facts, amount, institution, idempotency_key, digest, booked_at, **request
+):
     """Write the settlement, its payments and its posting, splitting by `accounts` (None: lock and read)."""
     patient, enrolment = facts.patient, facts.enrolment
     with transaction.atomic():
@@ -336,6 +344,7 @@ def _settle_from(accounts, *, sources, facts, amount, institution, idempotency_k
             cash_due=amount,
             category=request["category"],
             reference=request["reference"],
+            created_at=booked_at,
         )
         # The rows of a settlement are written with `accounts.sql` (no signals are connected to them).
         sql.insert([settlement])
@@ -356,6 +365,7 @@ def _settle_from(accounts, *, sources, facts, amount, institution, idempotency_k
                 + [ledger.Line(_payable(institution, facts.payable_id), settlement.paid)],
                 description=_settlement_words(settlement),
                 idempotency_key=f"settlement:{institution.pk}:{idempotency_key}",
+                booked_at=booked_at,
             )
             sql.update(settlement, ["paid", "cash_due", "journal"])
     return Outcome(settlement=settlement, payments=payments, created=True)

@@ -98,8 +98,13 @@ def bind(request):
 
 def _scope_of(region):
     """Return what the form says of the payer's region: the relations it admits today and its limit."""
-    admitted = bindings.admitted_relations(region, bindings.local(timezone.now()).date())
-    return {"region": region, "admitted": [relation.label for relation in Relation if relation in admitted]}
+    now = timezone.now()
+    admitted = bindings.admitted_relations(region, bindings.local(now).date())
+    return {
+        "region": region,
+        "limits": bindings.limits_at(region, now),
+        "admitted": [relation.label for relation in Relation if relation in admitted],
+    }
 
 
 def _bind_fields(form):
@@ -198,8 +203,12 @@ def _perform(request, step, done, **arguments):
 @step_up_required
 def top_up(request, pk):
     binding = _as_payer(request, pk)
-    form = TopUpForm(request.POST or None, region=binding.region)
-    context = {"binding": binding, "form": form, "done_today": bindings.topups_today(binding, timezone.now())}
+    now = timezone.now()
+    limits = bindings.limits_at(binding.region, now)
+    form = TopUpForm(request.POST or None, limits=limits)
+    context = {
+        "binding": binding, "form": form, "limits": limits, "done_today": bindings.topups_today(binding, now),
+    }
     if request.method != "POST" or not form.is_valid():
         return render(request, "sharing/top_up.html", context)
     amount = form.cleaned_data["amount"]

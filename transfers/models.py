@@ -14,11 +14,6 @@ from review.models import Application
 ID_CARD_KIND = "id_card"
 ID_CARD_LABEL = _("身份证（正反面）图片")
 
-# National time limits, in working days: 转出 within 10 of acceptance, 转入 within 5 of receiving the form.
-TRANSFER_OUT_DAYS = 10
-TRANSFER_IN_DAYS = 5
-
-
 def overdue_condition(today=None):
     """Return the condition of a transfer whose pending step is past its deadline."""
     today = today or timezone.localdate()

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts import ledger
+from accounts import ledger, policy
 from accounts.models import Account, Enrolment, JournalTransaction, Person
 from accounts.scoping import regions_of
 from accounts.services import (
@@ -36,7 +36,7 @@ from review.calendar import add_working_days
 from review.models import new_application_number
 from review.transitions import TransitionError, record_creation, transition
 
-from .models import ID_CARD_KIND, TRANSFER_IN_DAYS, TRANSFER_OUT_DAYS, TransferApplication
+from .models import ID_CARD_KIND, TransferApplication
 
 Status = TransferApplication.Status
 Side = TransferApplication.Side
@@ -332,13 +332,22 @@ def apply_for_transfer(
             _tell(application, _("转移申请已提交"), _(
                 "您从%(old)s转往%(new)s的医保关系转移申请（%(number)s）已提交，等待%(new)s医保经办机构受理。"
                 "受理后，%(old)s将在%(out)d个工作日内办理转出，%(new)s在收到信息表后%(in)d个工作日内办理转入。"
-            ) % {**_names(application), "out": TRANSFER_OUT_DAYS, "in": TRANSFER_IN_DAYS})
+            ) % {**_names(application), **_time_limits(application)})
     except IntegrityError:
         # The one-open-transfer constraint, had a second application slipped past the holds.
         raise ServiceError(
             _("已有办理中的转移申请，请在“我的转移申请”中查看进度。"), code="open_transfer"
         ) from None
     return application
+
+
+def _time_limits(application):
+    """The working days each region has for its step, as the versions in force today set them."""
+    today = timezone.localdate()
+    return {
+        "out": policy.in_force(application.old_region, today).transfer_out_days,
+        "in": policy.in_force(application.new_region, today).transfer_in_days,
+    }
 
 
 def _create(applicant, old_region, new_region, reason, reason_note, actor, counter_clerk):
@@ -543,7 +552,9 @@ def accept_transfer(*, application, actor, note=""):
     """Accept (受理) the application in the new region; the old region's 10 working days start today."""
     _side, permission = _check_step(actor, application, ACCEPT_STEP)
     _recheck_for_staff(application, _("受理"))
-    due = add_working_days(timezone.localdate(), TRANSFER_OUT_DAYS)
+    # The old region's time limit in force on the day of acceptance.
+    today = timezone.localdate()
+    due = add_working_days(today, policy.in_force(application.old_region, today).transfer_out_days)
     transition(
         application=application, to=Status.ACCEPTED, actor=actor, permission=permission,
         note=_step_note(_("%(new)s（转入地）受理") % _names(application), note),
@@ -609,7 +620,9 @@ def transfer_out(*, application, actor, note=""):
     try:
         with transaction.atomic():
             # Status first: of two clerks clicking at once, the second stops here, before any money.
-            due = add_working_days(timezone.localdate(), TRANSFER_IN_DAYS)
+            # The new region's time limit in force on the day it receives the form.
+            today = timezone.localdate()
+            due = add_working_days(today, policy.in_force(application.new_region, today).transfer_in_days)
             transition(
                 application=application, to=Status.TRANSFERRED_OUT, actor=actor, permission=permission,
                 note=_step_note(_("%(old)s（转出地）出具信息表并办理转出") % _names(application), note),

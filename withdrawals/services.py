@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts import ledger
+from accounts import ledger, policy
 from accounts.identity import validate_id_number
 from accounts.models import Account, Enrolment, JournalTransaction, Person
 from accounts.scoping import regions_of
@@ -348,14 +348,16 @@ def submit_withdrawal(*, application, actor, declaration_accepted):
             code="materials_missing",
         )
     _recheck_conditions(application, Account.objects.get(pk=application.account_id))
-    today, now, region = timezone.localdate(), timezone.now(), application.region
+    today, now = timezone.localdate(), timezone.now()
+    # The deadlines of the version in force on the day of submission.
+    limits = policy.in_force(application.region, today)
     transition(
         application=application, to=Status.SUBMITTED, actor=actor,
         note=_("补正后重新提交") if application.status == Status.RETURNED else "",
         changes={
             "submitted_at": now, "clock_started_on": today,
-            "first_review_due": add_working_days(today, region.withdrawal_review_days),
-            "payment_due": add_working_days(today, region.withdrawal_payment_days),
+            "first_review_due": add_working_days(today, limits.withdrawal_review_days),
+            "payment_due": add_working_days(today, limits.withdrawal_payment_days),
             "declaration_accepted": True, "declaration_accepted_at": now,
         },
     )

@@ -499,3 +499,31 @@ def test_concurrent_postings_of_many_citizens_through_one_system_account_keep_ba
     assert sum(balance_of(account) for account in accounts) == Decimal("24000.00") - moved
     assert ledger.audit() == []
     assert running_balances_disagree() == []
+
+
+def test_a_posting_of_any_size_goes_through_in_several_statements():
+    # 25,000 lines: as one statement the entries alone would need 100,000 parameters, past the limits of
+    # both PostgreSQL (65,535) and SQLite (32,766).
+    quotas = Account.objects.bulk_create(
+        [Account(kind=Account.Kind.QUOTA, region=region()) for _n in range(25_000)]
+    )
+    source = system_account(region(), Account.Kind.CREDIT_SOURCE)
+    lines = [Line(quota, Decimal("0.01")) for quota in quotas]
+
+    journal = ledger.post(
+        kind=JournalTransaction.Kind.OPENING, lines=[Line(source, Decimal("-250.00")), *lines], description="批量"
+    )
+
+    assert journal.entries.count() == 25_001
+    assert Account.objects.filter(kind=Account.Kind.QUOTA, balance=Decimal("0.01")).count() == 25_000
+    assert balance_of(source) == Decimal("-250.00")
+    replayed_key = ledger.post(
+        kind=JournalTransaction.Kind.OPENING, lines=[Line(source, Decimal("-250.00")), *lines], description="批量",
+        idempotency_key="batch:1",
+    )
+    again = ledger.post(
+        kind=JournalTransaction.Kind.OPENING, lines=[Line(source, Decimal("-250.00")), *lines], description="批量",
+        idempotency_key="batch:1",
+    )
+    assert again.pk == replayed_key.pk and again.replayed
+    assert ledger.audit() == []

@@ -8,9 +8,10 @@ from django.utils import timezone
 
 from accounts import ledger, services
 from accounts.context_processors import portal
+from accounts.credits import credit_monthly, current_month
 from accounts.identity import mask_id_number
-from accounts.models import Account, JournalTransaction
-from conftest import fund, make_citizen_user, make_employee, make_resident, make_staff
+from accounts.models import Account, Enrolment, JournalTransaction
+from conftest import fund, make_citizen_user, make_employee, make_resident, make_staff, set_policy
 
 CITIZEN_PAGES = ["account", "profile", "notices"]
 
@@ -94,24 +95,114 @@ def test_account_shows_balance_status_and_region(owner_client):
     assert "宁波" in page
 
 
-def test_account_shows_this_years_monthly_credits_with_computation(owner_client, applicant):
-    services.credit_monthly(month=timezone.localdate())
+def months_back(count):
+    """The first day of the month `count` months before this one (Asia/Shanghai)."""
+    index = current_month().year * 12 + current_month().month - 1 - count
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def shown_credits(response):
+    return [(row.credit.month, row.credit.amount, row.change) for row in response.context["credits"].rows]
+
+
+def test_account_shows_the_rule_that_credits_it_now(owner_client):
+    set_policy(since=datetime.date(2025, 1, 1), document="甬医保发〔2025〕1号")
+
     response = owner_client.get(reverse("account"))
-    credits = list(response.context["credits"])
-    assert [credit.amount for credit in credits] == [Decimal("160.00")]
-    assert credits[0].computation in response.content.decode()
-    assert "缴费基数 ¥8,000.00 × 2%" in credits[0].computation
+
+    rule = "每月 ¥160.00 = 缴费基数 ¥8,000.00 × 2%（甬医保发〔2025〕1号，2025年1月1日起执行）"
+    assert response.context["credits"].rule == rule
+    assert rule in response.content.decode()
 
 
-def test_account_shows_no_monthly_credits_of_last_year(owner_client, applicant):
-    this_month = timezone.localdate().replace(day=1)
-    services.credit_monthly(month=this_month.replace(year=this_month.year - 1, month=12))
-    services.credit_monthly(month=this_month)
+def test_a_retirees_page_shows_the_fixed_amount_and_a_frozen_account_that_nothing_comes_in(client, reviewer):
+    person = make_employee(retired=True, name="李秀英")
+    make_citizen_user(person)
+    client.force_login(person.user)
+    assert client.get(reverse("account")).context["credits"].rule.startswith("每月 ¥110.00 = 退休人员定额（")
+
+    services.freeze_account(account=personal_account(person), actor=reviewer, reason="核查")
+
+    assert client.get(reverse("account")).context["credits"].rule == "账户当前为“冻结”，参保登记为“参保中”，暂不划入。"
+
+
+def test_account_shows_the_latest_twelve_credits_with_their_computation(owner_client):
+    for back in range(14, -1, -1):
+        credit_monthly(month=months_back(back))
 
     response = owner_client.get(reverse("account"))
 
-    assert [credit.month for credit in response.context["credits"]] == [this_month]
-    assert f"{this_month.year - 1}年12月 划入" not in response.content.decode().split('id="statement-title"')[0]
+    shown = shown_credits(response)
+    assert [month for month, _amount, _change in shown] == [months_back(back) for back in range(12)]
+    assert {amount for _month, amount, _change in shown} == {Decimal("160.00")}
+    page = response.content.decode()
+    credit = response.context["credits"].rows[0].credit
+    assert credit.computation in page and "缴费基数 ¥8,000.00 × 2%（" in credit.computation
+    assert 'aria-current="page">最近12个月' in page
+
+
+def test_the_year_switch_shows_one_calendar_year(owner_client):
+    for month in range(1, 13):
+        credit_monthly(month=datetime.date(2025, month, 1))
+    credit_monthly(month=datetime.date(2026, 1, 1))
+
+    response = owner_client.get(reverse("account"), {"credit_year": "2025"})
+
+    assert [month.month for month, _amount, _change in shown_credits(response)] == list(range(12, 0, -1))
+    assert response.context["credits"].years == [2026, 2025]
+    page = response.content.decode()
+    assert '?credit_year=2026#credits-title-section">2026年' in page
+    assert 'aria-current="page">2025年' in page
+    assert owner_client.get(reverse("account"), {"credit_year": "2019"}).context["credits"].rows == []
+
+
+def test_the_month_whose_amount_changed_is_marked_with_the_reason(client, db):
+    set_policy(since=datetime.date(2026, 1, 1), document="甬医保发〔2025〕1号")
+    set_policy(since=datetime.date(2026, 7, 1), retiree_monthly_credit=Decimal("120.00"), document="甬医保发〔2026〕8号")
+    person = make_employee(retired=True, name="李秀英")
+    make_citizen_user(person)
+    for month in range(5, 10):
+        credit_monthly(month=datetime.date(2026, month, 1))
+    client.force_login(person.user)
+
+    response = client.get(reverse("account"), {"credit_year": "2026"})
+
+    reason = "政策调整：退休人员定额由 ¥110.00 调整为 ¥120.00（甬医保发〔2026〕8号，2026年7月1日起执行）"
+    assert shown_credits(response) == [
+        (datetime.date(2026, 9, 1), Decimal("120.00"), ""),
+        (datetime.date(2026, 8, 1), Decimal("120.00"), ""),
+        (datetime.date(2026, 7, 1), Decimal("120.00"), reason),
+        (datetime.date(2026, 6, 1), Decimal("110.00"), ""),
+        (datetime.date(2026, 5, 1), Decimal("110.00"), ""),
+    ]
+    page = response.content.decode()
+    assert "金额有变化" in page and reason in page
+
+
+def test_a_new_base_or_retiring_is_the_reason_shown(owner_client, applicant):
+    enrolment = applicant.enrolments.get()
+    credit_monthly(month=datetime.date(2026, 1, 1))
+    Enrolment.objects.filter(pk=enrolment.pk).update(contribution_base=Decimal("9000.00"))
+    credit_monthly(month=datetime.date(2026, 2, 1))
+    Enrolment.objects.filter(pk=enrolment.pk).update(employment="retired", contribution_base=None)
+    credit_monthly(month=datetime.date(2026, 3, 1))
+
+    response = owner_client.get(reverse("account"), {"credit_year": "2026"})
+
+    assert [change for _month, _amount, change in shown_credits(response)] == [
+        "改按退休人员定额划入",
+        "缴费基数由 ¥8,000.00 调整为 ¥9,000.00",
+        "",
+    ]
+
+
+def test_credits_of_another_citizen_are_never_shown(owner_client, outsider):
+    credit_monthly(month=datetime.date(2026, 1, 1))
+
+    response = owner_client.get(reverse("account"))
+
+    assert [row.credit.person for row in response.context["credits"].rows] == [response.context["account"].enrolment.person]
+    assert "¥140.00" not in response.content.decode()
 
 
 def test_after_a_job_change_in_the_region_the_account_page_shows_the_same_money(client, db):
@@ -175,13 +266,11 @@ def test_statement_keeps_table_roles_for_the_phone_layout(owner_client):
     assert '<tr role="row">' in page and '<td role="cell" data-label="金额"' in page
 
 
-def test_statement_filters_by_local_month(owner_client, applicant, monkeypatch):
+def test_statement_filters_by_local_month(owner_client, applicant):
     account = personal_account(applicant)
-    posting_time(monkeypatch, datetime.datetime(2026, 3, 31, 23, 30))
-    spend(account, Decimal("5.00"))
+    spend(account, Decimal("5.00"), at=datetime.datetime(2026, 3, 31, 23, 30))
     # 00:30 on 1 April in 宁波 is still 31 March in UTC: the filter must use the citizen's month.
-    posting_time(monkeypatch, datetime.datetime(2026, 4, 1, 0, 30))
-    spend(account, Decimal("7.00"))
+    spend(account, Decimal("7.00"), at=datetime.datetime(2026, 4, 1, 0, 30))
     response = owner_client.get(reverse("account"), {"month": "2026-04"})
     assert [entry.amount for entry in response.context["page"].object_list] == [Decimal("-7.00")]
     response = owner_client.get(reverse("account"), {"month": "2026-03"})
@@ -203,18 +292,21 @@ def test_malformed_month_filter_shows_an_error_and_all_entries(owner_client):
     assert len(response.context["page"].object_list) == 1
 
 
-@pytest.mark.parametrize("entry_count", [10, 300])
-def test_account_page_uses_a_constant_number_of_queries(client, db, django_assert_num_queries, entry_count):
-    person = make_employee(name="李秀英")
+@pytest.mark.parametrize("months", [3, 40])
+def test_account_page_uses_a_constant_number_of_queries(client, db, django_assert_num_queries, months):
+    set_policy(since=datetime.date(2016, 1, 1), document="文件甲")
+    set_policy(since=datetime.date(2021, 1, 1), retiree_monthly_credit=Decimal("120.00"), document="文件乙")
+    person = make_employee(name="李秀英", retired=True)
     make_citizen_user(person)
     account = personal_account(person)
-    for _ in range(entry_count):
+    for back in range(months):
         fund(account, Decimal("1.00"))
-    services.credit_monthly(month=timezone.localdate())
+        credit_monthly(month=months_back(back))
     client.force_login(person.user)
-    # session, user, person, account, credits, entry count, entry page, header, and the session's renewal
-    # (savepoint, update, release)
-    with django_assert_num_queries(11):
+    # session, user, person, account, the credits' years, the credits shown, the version in force, entry
+    # count, header, entry page (with each credit and its version), and the session's renewal (savepoint,
+    # update, release)
+    with django_assert_num_queries(13):
         response = client.get(reverse("account"))
     assert response.status_code == 200
 
@@ -323,19 +415,12 @@ def test_text_size_is_post_only(client, db):
 # Helpers -------------------------------------------------------------------------------------------
 
 
-def spend(account, amount):
-    """Pay `amount` from a personal account the way a settlement does."""
+def spend(account, amount, *, at=None):
+    """Pay `amount` from a personal account the way a settlement does, at `at` (Asia/Shanghai)."""
     payable = services.system_account(account.region, Account.Kind.INSTITUTIONS_PAYABLE)
     return ledger.post(
         kind=JournalTransaction.Kind.SETTLEMENT,
         lines=[ledger.Line(account, -amount), ledger.Line(payable, amount)],
         description="药店购药",
+        booked_at=timezone.make_aware(at) if at else None,
     )
-
-
-def posting_time(monkeypatch, local_time):
-    """Make the ledger stamp the next postings with `local_time` (Asia/Shanghai)."""
-    # Ledger rows cannot be updated afterwards (a trigger refuses it on PostgreSQL), so the time is
-    # set where the row gets its default.
-    field = JournalTransaction._meta.get_field("created_at")
-    monkeypatch.setattr(field, "_get_default", lambda: timezone.make_aware(local_time))

@@ -273,10 +273,10 @@ def test_the_money_lists_and_the_bindings_page_cost_the_same_however_long(desk, 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from accounts.models import Region
-    from conftest import make_resident
+    from accounts.services import personal_account_of
+    from conftest import fund, make_resident
 
-    Region.objects.filter(code="330200").update(resident_premium=Decimal("10.00"))
+    fund(personal_account_of(payer), Decimal("5000.00"))  # eight relatives' premiums
     pages = [admin_url("premiumpayment_changelist"), admin_url("binding_change", direct_binding.pk)]
 
     def add_rows(count):

@@ -6,9 +6,9 @@ import io
 import pytest
 from django.core.management import call_command
 
-from accounts.models import Account, Notice, Region
+from accounts.models import Account, Notice, PolicyVersion, Region
 from accounts.services import ServiceError, freeze_account, personal_account_of
-from conftest import make_citizen_user, make_employee, make_resident
+from conftest import make_citizen_user, make_employee, make_resident, set_policy
 from sharing import bindings
 from sharing.models import Binding, Relation
 
@@ -26,7 +26,7 @@ def refused(code, call, *args, **kwargs):
 
 
 def set_scope(code, scope, since):
-    Region.objects.filter(code=code).update(sharing_scope=scope, sharing_scope_since=since)
+    set_policy(code, sharing_scope=scope, sharing_scope_since=since)
 
 
 # Relations ----------------------------------------------------------------------------------------
@@ -42,7 +42,7 @@ def test_every_near_relative_is_admitted_where_the_2024_list_is_in_force(payer, 
 
 @pytest.mark.parametrize("relation", ["sibling", "grandparent", "grandchild"])
 def test_a_region_on_the_2021_list_refuses_other_near_relatives(payer, relation):
-    set_scope("330200", Region.SharingScope.NUCLEAR_FAMILY, "2025-01-01")
+    set_scope("330200", PolicyVersion.SharingScope.NUCLEAR_FAMILY, datetime.date(2025, 1, 1))
     relative = make_resident(name="张某", birth="19900101")
     message = refused("relation_not_admitted", bind, payer, relative, relation=relation)
     assert "只能为配偶、父母、子女" in message
@@ -51,13 +51,13 @@ def test_a_region_on_the_2021_list_refuses_other_near_relatives(payer, relation)
 
 @pytest.mark.parametrize("relation", ["spouse", "parent", "child"])
 def test_a_region_on_the_2021_list_admits_spouse_parents_and_children(payer, relation):
-    set_scope("330200", Region.SharingScope.NUCLEAR_FAMILY, "2025-01-01")
+    set_scope("330200", PolicyVersion.SharingScope.NUCLEAR_FAMILY, datetime.date(2025, 1, 1))
     relative = make_resident(name="张某", birth="19900101")
     assert bind(payer, relative, relation=relation).status == Status.ACTIVE
 
 
 def test_the_wider_list_applies_only_from_its_effective_date(payer):
-    set_scope("330200", Region.SharingScope.CLOSE_RELATIVES, "2026-12-01")
+    set_scope("330200", PolicyVersion.SharingScope.CLOSE_RELATIVES, datetime.date(2026, 12, 1))
     brother = make_resident(name="张强", birth="19880505")
     message = refused("relation_not_admitted", bind, payer, brother, relation="sibling")
     assert "2026年12月1日" in message
@@ -66,10 +66,23 @@ def test_the_wider_list_applies_only_from_its_effective_date(payer):
 
 
 def test_the_admitted_list_follows_the_payers_region_and_date(db):
+    set_policy("330200", sharing_scope_since=datetime.date(2027, 1, 1))
     ningbo = Region.objects.get(code="330200")
-    ningbo.sharing_scope_since = datetime.date(2027, 1, 1)
     assert bindings.admitted_relations(ningbo, datetime.date(2026, 12, 31)) == {"spouse", "parent", "child"}
     assert len(bindings.admitted_relations(ningbo, datetime.date(2027, 1, 1))) == 6
+    assert len(bindings.admitted_relations(Region.objects.get(code="441900"), datetime.date(2026, 12, 31))) == 6
+
+
+def test_the_relations_admitted_are_those_of_the_version_in_force_on_the_day_of_the_request(payer):
+    # From 1 December a new version goes back to the 2021 list: a request on 30 November is judged by the
+    # version then in force, one on 1 December by the new one.
+    set_policy("330200", since=datetime.date(2026, 12, 1), sharing_scope=PolicyVersion.SharingScope.NUCLEAR_FAMILY)
+    brother, sister = make_resident(name="张强", birth="19880505"), make_resident(name="张丽", birth="19900606")
+    before = datetime.datetime(2026, 11, 30, 23, 0, tzinfo=NOW.tzinfo)
+    after = datetime.datetime(2026, 12, 1, 0, 0, tzinfo=NOW.tzinfo)
+
+    assert bind(payer, brother, relation="sibling", now=before).status == Status.ACTIVE
+    assert "只能为配偶、父母、子女" in refused("relation_not_admitted", bind, payer, sister, relation="sibling", now=after)
 
 
 def test_parents_in_law_are_never_admitted(payer):
@@ -293,7 +306,7 @@ def test_the_eleventh_relative_is_refused(payer):
 
 
 def test_pending_requests_count_towards_the_limit(payer):
-    Region.objects.filter(code="330200").update(max_sharing_relatives=2)
+    set_policy("330200", max_sharing_relatives=2)
     adults = []
     for n in range(3):
         adult = make_resident(name="张某", birth=f"19{70 + n}0101")

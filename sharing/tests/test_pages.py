@@ -7,7 +7,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Region
 from conftest import make_citizen_user, make_employee, make_resident
 from sharing import bindings
 from sharing.models import Binding, PremiumPayment, QuotaTopUp
@@ -180,7 +179,7 @@ def test_the_detail_costs_the_same_number_of_queries_however_many_payments(as_pa
     for _ in range(count):
         record_payment(funded_quota, "1.00")
     as_payer.get(url("detail", funded_quota))
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(17):
         response = as_payer.get(url("detail", funded_quota))
     assert len(response.context["page"].object_list) == min(count, 20)
 
@@ -400,11 +399,12 @@ def test_a_premium_asks_for_confirmation_then_pays(as_payer, direct_binding, pay
     assert "已经缴纳" in page_text(as_payer.get(url("premium", direct_binding, "resident")))
 
 
-def test_a_region_without_long_term_care_says_so_on_the_page(as_payer, direct_binding):
-    Region.objects.filter(code="330200").update(ltc_premium=Decimal("0.00"))
-    html = page_text(as_payer.get(url("premium", direct_binding, "ltc")))
-    assert "尚未开展长期护理保险" in html and "确认缴纳" not in html
-    response = as_payer.post(url("premium", direct_binding, "ltc"), follow=True)
+def test_a_region_without_long_term_care_says_so_on_the_page(as_payer, payer, far_relative):
+    binding = bind(payer, far_relative, relation="sibling", way="quota")  # insured in 东莞, which has none
+    bindings.top_up_quota(binding=binding, amount=Decimal("500.00"), actor=payer.user, now=NOW)
+    html = page_text(as_payer.get(url("premium", binding, "ltc")))
+    assert "东莞市尚未开展长期护理保险" in html and "确认缴纳" not in html
+    response = as_payer.post(url("premium", binding, "ltc"), follow=True)
     assert "尚未开展长期护理保险" in response.content.decode()
     assert not PremiumPayment.objects.exists()
 

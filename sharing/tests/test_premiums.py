@@ -1,12 +1,13 @@
 """Premiums paid for a relative (代缴): resident insurance and long-term care, once per relative, kind and year."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
 
 from accounts import ledger
-from accounts.models import Account, JournalTransaction, Notice, Region
-from accounts.services import ServiceError, system_account
+from accounts.models import Account, JournalTransaction, Notice, PremiumRate, Region
+from accounts.services import ServiceError, personal_account_of, system_account
 from conftest import make_citizen_user
 from sharing import bindings
 from sharing.models import Binding, PremiumPayment
@@ -60,14 +61,31 @@ def test_another_payer_cannot_pay_the_same_premium_again(direct_binding, mother,
     assert PremiumPayment.objects.count() == 1
 
 
-def test_a_new_premium_year_can_be_paid_again(direct_binding):
+def publish(code, year, resident, ltc="0.00"):
+    return PremiumRate.objects.create(
+        region=Region.objects.get(code=code), year=year, resident_premium=Decimal(resident),
+        ltc_premium=Decimal(ltc), document="测试文件",
+    )
+
+
+NEXT_JANUARY = datetime.datetime(2027, 1, 6, 10, 0, tzinfo=NOW.tzinfo)
+
+
+def test_a_new_premium_year_is_paid_at_its_own_rate(direct_binding):
+    publish("330200", 2027, "420.00", "95.00")
     pay(direct_binding, RESIDENT)
-    Region.objects.filter(code="330200").update(premium_year=2027, resident_premium=Decimal("420.00"))
-    assert pay(direct_binding, RESIDENT).amount == Decimal("420.00")
+
+    payment = bindings.pay_premium(binding=direct_binding, kind=RESIDENT, actor=direct_binding.payer.user, now=NEXT_JANUARY)
+
+    assert (payment.year, payment.amount) == (2027, Decimal("420.00"))
+
+
+def test_a_premium_year_not_published_yet_is_not_due(direct_binding):
+    due = bindings.premium_due(direct_binding, RESIDENT, day=NEXT_JANUARY.date())
+    assert not due.payable and "宁波市尚未公布本年度的个人缴费标准" in due.refusal
 
 
 def test_long_term_care_is_paid_once_a_year_where_the_region_has_it(direct_binding, payer):
-    Region.objects.filter(code="330200").update(ltc_premium=Decimal("90.00"))
     assert pay(direct_binding, LTC).amount == Decimal("90.00")
     refused("premium_already_paid", direct_binding, LTC)
     # The other kind is separate.
@@ -90,8 +108,9 @@ def far_quota(payer, far_relative):
 
 
 def test_the_premium_follows_the_relatives_region(far_quota):
-    Region.objects.filter(code="441900").update(resident_premium=Decimal("380.00"))
-    payment = pay(far_quota, RESIDENT)
+    publish("441900", 2027, "380.00")
+    publish("330200", 2027, "420.00")
+    payment = bindings.pay_premium(binding=far_quota, kind=RESIDENT, actor=far_quota.payer.user, now=NEXT_JANUARY)
     assert payment.amount == Decimal("380.00")
     collected = system_account(Region.objects.get(code="441900"), Account.Kind.PREMIUMS_COLLECTED)
     assert collected.balance == Decimal("380.00")
@@ -138,10 +157,15 @@ def test_only_the_payer_pays(direct_binding, outsider):
 
 
 def test_the_payer_needs_the_money(direct_binding, payer):
-    Region.objects.filter(code="330200").update(resident_premium=Decimal("2500.00"))
+    account = personal_account_of(payer)
+    payable = system_account(account.region, Account.Kind.INSTITUTIONS_PAYABLE)
+    ledger.post(
+        kind=JournalTransaction.Kind.SETTLEMENT, description="药店购药",
+        lines=[ledger.Line(account, Decimal("-1700.00")), ledger.Line(payable, Decimal("1700.00"))],
+    )
     refused("insufficient_funds", direct_binding, RESIDENT)
     assert not PremiumPayment.objects.exists()
-    assert balance_of(payer) == Decimal("2000.00")
+    assert balance_of(payer) == Decimal("300.00")
 
 
 def test_a_premium_can_be_paid_through_a_quota_binding_from_the_personal_account(funded_quota, payer):
@@ -151,12 +175,12 @@ def test_a_premium_can_be_paid_through_a_quota_binding_from_the_personal_account
 
 
 def test_what_is_due_is_listed_with_reasons(direct_binding):
-    Region.objects.filter(code="330200").update(ltc_premium=Decimal("0.00"))
-    dues = {due.kind: due for due in bindings.premiums_due(direct_binding)}
+    publish("330200", 2027, "400.00", ltc="0.00")
+    dues = {due.kind: due for due in bindings.premiums_due(direct_binding, day=NEXT_JANUARY.date())}
     assert dues[RESIDENT].payable and dues[RESIDENT].amount == Decimal("400.00")
     assert not dues[LTC].payable and "尚未开展长期护理保险" in dues[LTC].refusal
-    pay(direct_binding, RESIDENT)
-    assert bindings.premium_due(direct_binding, RESIDENT).paid
+    bindings.pay_premium(binding=direct_binding, kind=RESIDENT, actor=direct_binding.payer.user, now=NEXT_JANUARY)
+    assert bindings.premium_due(direct_binding, RESIDENT, day=NEXT_JANUARY.date()).paid
 
 
 def test_an_unknown_kind_is_refused(direct_binding):

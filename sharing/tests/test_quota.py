@@ -17,7 +17,7 @@ from accounts.services import (
     stop_enrolment,
     unfreeze_account,
 )
-from conftest import make_citizen_user, make_resident
+from conftest import make_citizen_user, make_resident, set_policy
 from sharing import bindings
 from sharing.models import Binding, QuotaTopUp
 
@@ -106,7 +106,7 @@ def test_odd_amounts_are_refused(quota_binding, amount):
 
 
 def test_the_limit_is_the_payers_regions_parameter(quota_binding):
-    Region.objects.filter(code="330200").update(quota_topup_limit=Decimal("500.00"), quota_topups_per_day=1)
+    set_policy("330200", quota_topup_limit=Decimal("500.00"), quota_topups_per_day=1)
     refused("over_limit", quota_binding, Decimal("500.01"))
     top_up(quota_binding, Decimal("500.00"))
     refused("too_many_topups", quota_binding, Decimal("1.00"), now=at(11))
@@ -124,14 +124,28 @@ def test_top_ups_are_accepted_outside_the_pause(quota_binding, moment):
 
 
 def test_a_pause_that_does_not_wrap_midnight(quota_binding):
-    Region.objects.filter(code="330200").update(quota_quiet_from="12:00", quota_quiet_until="13:00")
+    set_policy("330200", quota_quiet_from=datetime.time(12), quota_quiet_until=datetime.time(13))
     refused("quiet_hours", quota_binding, Decimal("1.00"), now=at(12, 30))
     top_up(quota_binding, Decimal("1.00"), now=at(23, 0))
 
 
 def test_an_empty_pause_never_refuses(quota_binding):
-    Region.objects.filter(code="330200").update(quota_quiet_from="00:00", quota_quiet_until="00:00")
+    set_policy("330200", quota_quiet_from=datetime.time(0), quota_quiet_until=datetime.time(0))
     top_up(quota_binding, Decimal("1.00"), now=at(3, 0))
+
+
+def test_limits_and_quiet_hours_are_those_in_force_at_the_moment_of_the_top_up(quota_binding):
+    # From 25 November the pause is 20:00 to 07:00 and one top-up a day: the 24th still has the old rules.
+    set_policy(
+        "330200", since=datetime.date(2026, 11, 25), quota_quiet_from=datetime.time(20),
+        quota_quiet_until=datetime.time(7), quota_topups_per_day=1,
+    )
+    top_up(quota_binding, Decimal("1.00"), now=at(21, 0))
+    top_up(quota_binding, Decimal("1.00"), now=at(21, 30))
+    next_day = NOW.date() + datetime.timedelta(days=1)
+    assert "20:00至次日07:00" in refused("quiet_hours", quota_binding, Decimal("1.00"), now=at(6, 30, day=next_day))
+    top_up(quota_binding, Decimal("1.00"), now=at(7, 0, day=next_day))
+    refused("too_many_topups", quota_binding, Decimal("1.00"), now=at(8, 0, day=next_day))
 
 
 def test_a_top_up_larger_than_the_balance_is_refused_and_leaves_nothing(quota_binding, payer):

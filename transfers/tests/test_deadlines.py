@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from conftest import set_policy
 from review.models import Holiday
 from transfers import services
 from transfers.models import TransferApplication
@@ -35,6 +36,20 @@ def test_transfer_in_is_due_five_working_days_after_the_form(accepted, dg_clerk,
     on_day(datetime.date(2026, 11, 26))  # a Thursday
     services.transfer_out(application=accepted, actor=dg_clerk)
     assert refreshed(accepted).transfer_in_due == datetime.date(2026, 12, 3)
+
+
+def test_each_regions_own_time_limit_in_force_on_the_day_counts(submitted, nb_clerk, dg_clerk, on_day):
+    # The old region (东莞) has 8 working days to transfer out from 23 November, the new one (宁波) 3 to
+    # transfer in from 30 November; each is read on the day its clock starts.
+    assert (submitted.old_region.code, submitted.new_region.code) == ("441900", "330200")
+    set_policy("441900", since=datetime.date(2026, 11, 23), transfer_out_days=8)
+    set_policy("330200", since=datetime.date(2026, 11, 30), transfer_in_days=3)
+    on_day(datetime.date(2026, 11, 23))  # a Monday
+    services.accept_transfer(application=submitted, actor=nb_clerk)
+    assert refreshed(submitted).transfer_out_due == datetime.date(2026, 12, 3)
+    on_day(datetime.date(2026, 11, 27))  # the Friday before 宁波's new limit: still 5 days
+    services.transfer_out(application=refreshed(submitted), actor=dg_clerk)
+    assert refreshed(submitted).transfer_in_due == datetime.date(2026, 12, 4)
 
 
 def test_staff_entered_holidays_count_in_years_the_library_lacks(submitted, nb_clerk, on_day):

@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from conftest import set_policy
 from review.models import Holiday
 from withdrawals import services
 from withdrawals.models import WithdrawalApplication
@@ -31,14 +32,21 @@ def test_submitted_before_national_day_first_review_is_due_after_the_holiday_wee
     assert application.payment_due == datetime.date(2026, 10, 20)
 
 
-def test_deadlines_follow_the_regions_parameters(stopped_applicant, on_day):
-    region = stopped_applicant.enrolments.get().region
-    region.withdrawal_review_days, region.withdrawal_payment_days = 3, 6
-    region.save()
-    on_day(datetime.date(2026, 11, 23))  # a Monday
+def test_deadlines_are_those_of_the_version_in_force_on_the_day_of_submission(stopped_applicant, on_day):
+    code = stopped_applicant.enrolments.get().region.code
+    set_policy(code, since=datetime.date(2026, 11, 23), withdrawal_review_days=3, withdrawal_payment_days=6)
+    on_day(datetime.date(2026, 11, 23))  # a Monday, the day the new version takes effect
     application = refreshed(submitted(stopped_applicant))
     assert application.first_review_due == datetime.date(2026, 11, 26)
     assert application.payment_due == datetime.date(2026, 12, 1)
+
+
+def test_a_submission_the_day_before_a_new_version_keeps_the_old_deadlines(stopped_applicant, on_day):
+    code = stopped_applicant.enrolments.get().region.code
+    set_policy(code, since=datetime.date(2026, 11, 24), withdrawal_review_days=3, withdrawal_payment_days=6)
+    on_day(datetime.date(2026, 11, 23))
+    application = refreshed(submitted(stopped_applicant))
+    assert application.first_review_due == datetime.date(2026, 11, 30)  # 5 working days
 
 
 def test_staff_entered_holidays_count_in_years_the_library_lacks(stopped_applicant, on_day):

@@ -3,6 +3,14 @@
 Feature apps add their own demo records (the sharing binding 张伟 → 张小雨, the institution
 `demo-pharmacy`) through a `seed_demo()` method on their AppConfig, which this command calls after the
 people exist; so `accounts` imports none of them.
+
+The balances come with a year behind them: for 宁波 a version of its parameters from 2025-01-01 and one
+from 2026-07-01 that raises the retirees' amount, the 12 months before the current one credited through
+the credit service, and bills the feature apps pay meanwhile. An app lists its bills through a
+`demo_spending(months)` method on its AppConfig: each item has `at` (an aware datetime within those months),
+`id_number` (the demo person who pays), `amount` (what leaves their account) and `book()` (which pays it
+through the app's own service, dated `at`). The opening balance is what makes each balance come out at
+DESIGN.md's figure once the year is booked; the current month stays uncredited.
 """
 
 import datetime
@@ -16,9 +24,19 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts import ledger
+from accounts import credits, ledger, policy
 from accounts.models import (
-    Account, Enrolment, JournalTransaction, Person, Region, StaffProfile, StaffRole, User,
+    CITIZENS_TIME_ZONE,
+    Account,
+    Enrolment,
+    JournalTransaction,
+    Notice,
+    Person,
+    PolicyVersion,
+    Region,
+    StaffProfile,
+    StaffRole,
+    User,
 )
 from accounts.second_factor import give_known_device
 from accounts.services import personal_account_of, record_enrolment, system_account
@@ -60,6 +78,15 @@ PEOPLE = [
                datetime.date(2016, 8, 1), "1500.00", login=True),
 ]
 
+NINGBO = "330200"
+# 宁波's demo versions: (effective from, document, what differs from the version before). Documents are
+# marked as demo: they are not real 宁波 documents.
+NINGBO_VERSIONS = [
+    (datetime.date(2025, 1, 1), "演示·甬医保发〔2024〕28号", {}),
+    (datetime.date(2026, 7, 1), "演示·甬医保发〔2026〕15号", {"retiree_monthly_credit": Decimal("120.00")}),
+]
+HISTORY_MONTHS = 12
+
 # username -> (desk, regions served)
 STAFF = {
     "reviewer_nb": ("reviewer", ["330200"]),
@@ -75,6 +102,10 @@ CLERK_PERMISSIONS = [
     "accounts.view_enrolment", "accounts.add_enrolment", "accounts.change_enrolment",
     "accounts.view_account", "accounts.change_account", "accounts.freeze_account",
     "accounts.view_region", "accounts.change_region",
+    "accounts.view_policyversion", "accounts.add_policyversion", "accounts.change_policyversion",
+    "accounts.delete_policyversion",
+    "accounts.view_premiumrate", "accounts.add_premiumrate", "accounts.change_premiumrate",
+    "accounts.delete_premiumrate",
     "accounts.view_province",
     "accounts.view_accountstatuschange", "accounts.view_journaltransaction", "accounts.view_ledgerentry",
     "accounts.view_monthlycredit", "accounts.view_notice",
@@ -135,6 +166,8 @@ class Command(BaseCommand):
             for config in apps.get_app_configs():
                 if hasattr(config, "seed_demo"):
                     created.append(config.seed_demo())
+            created.append(seed_ningbo_versions())
+            seed_year(today=credits.citizens_today())
         self.stdout.write(
             self.style.SUCCESS(
                 _(
@@ -160,27 +193,11 @@ class Command(BaseCommand):
                 contribution_months=demo.contribution_months,
                 started_on=demo.started_on,
             )
-        if Decimal(demo.balance):
-            self.book_opening_balance(person, Decimal(demo.balance))
         if demo.login and not User.objects.filter(person=person).exists():
             user = User(username=person.id_number, first_name=person.name, person=person)
             user.set_password(PASSWORD)
             user.save()
         return created
-
-    def book_opening_balance(self, person, amount):
-        key = f"demo-opening:{person.id_number}"
-        # Booked once, ever: by the next run the demo may have spent, withdrawn or transferred the money.
-        if JournalTransaction.objects.filter(idempotency_key=key).exists():
-            return
-        account = personal_account_of(person)
-        source = system_account(account.region, Account.Kind.CREDIT_SOURCE)
-        ledger.post(
-            kind=JournalTransaction.Kind.OPENING,
-            lines=[ledger.Line(source, -amount), ledger.Line(account, amount)],
-            description="期初余额（演示数据）",
-            idempotency_key=key,
-        )
 
     def seed_clerks_group(self):
         group, _created = Group.objects.get_or_create(name=CLERKS_GROUP)
@@ -213,3 +230,106 @@ class Command(BaseCommand):
             return False
         User.objects.create_superuser("admin", password=PASSWORD)
         return True
+
+
+# The demo year ------------------------------------------------------------------------------------
+
+
+def seed_ningbo_versions():
+    """Give 宁波 its demo versions (once); return how many were new."""
+    region = Region.objects.get(code=NINGBO)
+    made = 0
+    for effective_from, document, changes in NINGBO_VERSIONS:
+        if PolicyVersion.objects.filter(region=region, effective_from=effective_from).exists():
+            continue
+        before = policy.in_force(region, effective_from - datetime.timedelta(days=1))
+        parameters = {name: getattr(before, name) for name in policy.PARAMETERS}
+        # A version in force is entered as it was decided then: past days are data, like a migration.
+        PolicyVersion.objects.create(
+            region=region, effective_from=effective_from, document=document, **{**parameters, **changes}
+        )
+        made += 1
+    return made
+
+
+def opening_key(demo):
+    return f"demo-opening:{demo.id_number}"
+
+
+def seed_year(*, today):
+    """Book the year before this month for the demo people who have no opening balance yet (once, ever)."""
+    booked = set(JournalTransaction.objects.filter(idempotency_key__startswith="demo-opening:").values_list(
+        "idempotency_key", flat=True
+    ))
+    due = [demo for demo in PEOPLE if Decimal(demo.balance) and opening_key(demo) not in booked]
+    if not due:
+        return
+    this_month = today.replace(day=1)
+    months = [add_months(this_month, -back) for back in range(HISTORY_MONTHS, 0, -1)]
+    people = {demo.id_number: Person.objects.get(id_number=demo.id_number) for demo in due}
+    spending = [
+        item
+        for config in apps.get_app_configs()
+        if hasattr(config, "demo_spending")
+        for item in config.demo_spending(months)
+        if item.id_number in people
+    ]
+    for demo in due:
+        person = people[demo.id_number]
+        spent = sum((item.amount for item in spending if item.id_number == demo.id_number), Decimal("0.00"))
+        opening = Decimal(demo.balance) - expected_credits(person, months) + spent
+        book_opening_balance(demo, person, opening, at=moment(months[0], 8))
+    for month in months:
+        # Notices of a version taking effect come the morning it does, before that month's credit.
+        told = credits.notify_credit_changes(today=month, at=moment(month, 8))
+        if told:
+            Notice.objects.filter(person__in=people.values(), created_at=moment(month, 8)).update(
+                read_at=moment(month, 19)
+            )
+        credits.credit_monthly(month=month, persons=list(people.values()), booked_at=moment(month, 9))
+        this_months = [item for item in spending if item.at.date().replace(day=1) == month]
+        for item in sorted(this_months, key=lambda item: item.at):
+            item.book()
+    for demo in due:
+        balance = personal_account_of(people[demo.id_number]).balance
+        if balance != Decimal(demo.balance):
+            raise CommandError(
+                _("演示数据有误：%(name)s一年后的余额为 %(balance)s，应为 %(expected)s。")
+                % {"name": demo.name, "balance": balance, "expected": demo.balance}
+            )
+
+
+def expected_credits(person, months):
+    """What the credit service will credit the person over `months`, by the rule and the versions."""
+    enrolment = person.enrolments.get(status=Enrolment.Status.ACTIVE)
+    return sum(
+        credits.monthly_amount(
+            employment=enrolment.employment,
+            base=enrolment.contribution_base,
+            version=policy.in_force(enrolment.region, month),
+        )
+        for month in months
+    )
+
+
+def book_opening_balance(demo, person, amount, *, at):
+    account = personal_account_of(person)
+    source = system_account(account.region, Account.Kind.CREDIT_SOURCE)
+    ledger.post(
+        kind=JournalTransaction.Kind.OPENING,
+        lines=[ledger.Line(source, -amount), ledger.Line(account, amount)],
+        description="期初余额（演示数据）",
+        # Booked once, ever: by the next run the demo may have spent, withdrawn or transferred the money.
+        idempotency_key=opening_key(demo),
+        booked_at=at,
+    )
+
+
+def add_months(month, count):
+    index = month.year * 12 + month.month - 1 + count
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def moment(month, hour, day=1):
+    """An aware datetime on the citizens' clock: `hour` o'clock on `day` of `month`."""
+    return datetime.datetime(month.year, month.month, day, hour, tzinfo=CITIZENS_TIME_ZONE)
