@@ -697,7 +697,7 @@ class MonthlyCredit(models.Model):
         LedgerEntry, models.PROTECT, related_name="monthly_credit", verbose_name=_("账务明细")
     )
     # Before the rule became one credit per person, a person who moved within a month could be credited
-    # by two accounts; migration 0008 marks the later ones, which stay in the ledger for clerks to review.
+    # by two accounts; migration 0011 marks the later ones, which stay in the ledger for clerks to review.
     repeated = models.BooleanField(
         _("同月重复划入"), default=False, help_text=_("“每人每月只划入一次”规则实施前发生的同月第二笔划入。")
     )
