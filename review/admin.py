@@ -1,17 +1,35 @@
-"""Holidays staff keep, the event log, and the read-only inlines the feature apps' admins reuse."""
+"""Holidays staff keep, the event log, and the review desk the withdrawal and transfer admins share."""
 
+import copy
+import datetime
+import io
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import pypdfium2 as pdfium
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
-from django.db.models import Count
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, F, Q
 from django.db.models.functions import ExtractYear
-from django.urls import reverse
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts.access_log import RecordsDataAccess, record_access
 from accounts.admin import ReadOnlyAdmin
 
 from . import calendar
+from .materials import materials_of
 from .models import Event, Holiday, Material
+from .transitions import step_no_longer_open
 
 
 def warn_about_unknown_years(request, *days):
@@ -101,7 +119,7 @@ class EventInline(StatusLabels, ApplicationInlineMixin, GenericTabularInline):
     verbose_name_plural = _("办理记录")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("content_type", "actor")
+        return super().get_queryset(request).select_related("content_type", "actor__staff_profile")
 
 
 class MaterialInline(ApplicationInlineMixin, GenericTabularInline):
@@ -129,3 +147,393 @@ class MaterialInline(ApplicationInlineMixin, GenericTabularInline):
             '<a href="{}?inline=1" target="_blank" rel="noopener noreferrer">{}</a> · <a href="{}">{}</a>',
             url, _("在新窗口查看"), url, _("下载"),
         )
+
+
+# The review desk ----------------------------------------------------------------------------------
+#
+# What the withdrawal and transfer admins share: the queue ("待我办理" first, the earliest deadline on
+# top), the deadline columns and the overdue filter, the application page with its materials beside
+# the decision panel, the decision pages and "办理下一件". Each feature admin declares its decisions and
+# its queue; the rest lives here once.
+
+# Staff's holiday entries around today while one queue page renders, in this thread only.
+_this_list = threading.local()
+
+# Every admin with work for a clerk (a desk), in the order they were registered: the admin home page
+# lists their counts (see review.templatetags.desk).
+WORK_DESKS = []
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision on an application: the form it asks for, the service it calls, who may take it now.
+
+    `inline` decisions (a note at most, or the bank's voucher) are taken from the application page itself;
+    the others open a page of their own (what is missing, a reason to write, a file to upload).
+    """
+
+    label: str
+    done: str
+    form: Callable
+    perform: Callable
+    allowed: Callable
+    inline: bool = False
+
+
+@dataclass(frozen=True)
+class Work:
+    """A count of waiting work on the admin home page and the queue it opens."""
+
+    label: str
+    count: int
+    overdue: int
+    url: str
+
+
+class WorkDesk:
+    """ModelAdmin mixin: the admin shows the user's waiting work on the home page; define `work(request)`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        WORK_DESKS.append(self)
+
+    def work(self, request):
+        """Return the Work items of this desk that the user may take, each with its count."""
+        raise NotImplementedError
+
+
+def count_work(request, model_admin, queues, *, deadline="next_due"):
+    """Count each queue [(label, Q, query string), ...] of `model_admin` for the user, in one query.
+
+    `deadline` names the date field past which an item is overdue; None where no deadline runs.
+    """
+    today = timezone.localdate()
+    aggregates = {}
+    for index, (_label, condition, _query) in enumerate(queues):
+        aggregates[f"n{index}"] = Count("pk", filter=condition)
+        late = condition & Q(**{f"{deadline}__lt": today}) if deadline else Q(pk__in=[])
+        aggregates[f"o{index}"] = Count("pk", filter=late)
+    totals = model_admin.get_queryset(request).aggregate(**aggregates) if queues else {}
+    url = reverse(f"admin:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist")
+    return [
+        Work(label, totals[f"n{index}"], totals[f"o{index}"], f"{url}?{query}")
+        for index, (label, _condition, query) in enumerate(queues)
+    ]
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """待我办理 (what the user may act on now) by default; 全部 a click away."""
+
+    title = _("办理范围")
+    parameter_name = "queue"
+    MINE, ALL = "mine", "all"
+
+    def lookups(self, request, model_admin):
+        return [(self.MINE, _("待我办理")), (self.ALL, _("全部"))]
+
+    def value(self):
+        return super().value() or self.MINE
+
+    def choices(self, changelist):
+        # No stock "全部" entry: without the parameter the queue is 待我办理.
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == self.ALL:
+            return queryset
+        return queryset.filter(self.model_admin_queue(request))
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.model_admin_queue = model_admin.my_queue
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("是否超期")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("已超期")), ("no", _("未超期"))]
+
+    def queryset(self, request, queryset):
+        overdue = Q(next_due__lt=timezone.localdate())
+        if self.value() == "yes":
+            return queryset.filter(overdue)
+        if self.value() == "no":
+            return queryset.exclude(overdue)
+        return queryset
+
+
+class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
+    """The desk of one kind of application.
+
+    A feature admin sets `decisions` ({slug: Decision}), `decision_template`, `material_labels(obj)` and
+    `my_queue(request)` (a Q of what the user may act on now), and lists its own columns around
+    `deadline`, `days_left` and `overdue`.
+    """
+
+    decisions = {}
+    decision_template = ""
+    change_form_template = "review/admin/change_form.html"
+    list_per_page = 50
+    actions = None
+
+    class Media:
+        css = {"all": ["review/desk.css"]}
+
+    def my_queue(self, request):
+        raise NotImplementedError
+
+    def material_labels(self, application):
+        return {}
+
+    def get_ordering(self, request):
+        """The earliest deadline first; applications with no deadline running after them, oldest first."""
+        return [F("next_due").asc(nulls_last=True), "submitted_at", "id"]
+
+    # Applications change only through their decisions, never by editing the row.
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # Columns ------------------------------------------------------------------------------------
+
+    @admin.display(description=_("办理期限"), ordering="next_due")
+    def deadline(self, obj):
+        return f"{obj.next_due:%Y-%m-%d}" if obj.next_due else "—"
+
+    @admin.display(description=_("剩余工作日"))
+    def days_left(self, obj):
+        if obj.next_due is None:
+            return "—"
+        days = calendar.working_days_between(timezone.localdate(), obj.next_due, self._overrides())
+        if days < 0:
+            return _("超%(days)d天") % {"days": -days}
+        return _("今日到期") if days == 0 else str(days)
+
+    @admin.display(description=_("超期"))
+    def overdue(self, obj):
+        if obj.is_overdue:
+            return format_html('<strong class="overdue-badge">{}</strong>', _("已超期"))
+        return ""
+
+    def _overrides(self):
+        # Read once per list (changelist_view), not once per row; None elsewhere, which queries per call.
+        return getattr(_this_list, "overrides", None)
+
+    def changelist_view(self, request, extra_context=None):
+        today = timezone.localdate()
+        _this_list.overrides = calendar.holiday_overrides(
+            today - datetime.timedelta(days=400), today + datetime.timedelta(days=400)
+        )
+        try:
+            response = super().changelist_view(request, extra_context)
+            # Rendered here, while the holiday entries are at hand (a redirect has nothing to render).
+            return response.render() if hasattr(response, "render") else response
+        finally:
+            _this_list.overrides = None
+
+    # Pages --------------------------------------------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        decide = self.admin_site.admin_view(self.decision_view)
+        following = self.admin_site.admin_view(self.next_view)
+        page = self.admin_site.admin_view(self.material_page_view)
+        return [
+            path("<path:object_id>/decide/<slug:decision>/", decide, name="%s_%s_decide" % info),
+            path("<path:object_id>/next/", following, name="%s_%s_next" % info),
+            path("<path:object_id>/materials/<int:material_id>/page-<int:page>.png", page,
+                 name="%s_%s_material_page" % info),
+            *super().get_urls(),
+        ]
+
+    def desk_url(self, name, *args):
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
+
+    def offered_decisions(self, request, application):
+        """Return the decisions the user may take on the application now, inline ones with their form."""
+        filters = request.GET.get("_changelist_filters", "")
+        suffix = f"?{urlencode({'_changelist_filters': filters})}" if filters else ""
+        offered = []
+        for key, decision in self.decisions.items():
+            if not decision.allowed(request.user, application):
+                continue
+            form = decision.form(application, None, None) if decision.inline else None
+            if form is not None:
+                # Several forms on one page: each field's id names its decision.
+                form.auto_id = f"id_{key}_%s"
+            offered.append({"label": decision.label, "url": self.desk_url("decide", application.pk, key) + suffix,
+                            "form": form})
+        return offered
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Show the application: its materials beside the decisions the user may take; 404 outside the regions."""
+        application = self.scoped_application(request, object_id)
+        filters = request.GET.get("_changelist_filters", "")
+        extra_context = {
+            **(extra_context or {}),
+            "decisions": self.offered_decisions(request, application),
+            "materials_panel": material_panel(self, application),
+            "next_url": self.desk_url("next", application.pk) + "?" + urlencode({"_changelist_filters": filters}),
+            "just_decided": request.GET.get("decided") == "1",
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decision_view(self, request, object_id, decision):
+        """Ask for what a decision needs, then take it through the service; back to the application after."""
+        application = self.scoped_application(request, object_id)
+        step = self.decisions.get(decision)
+        if step is None:
+            raise Http404
+        if not step.allowed(request.user, application):
+            raise step_no_longer_open(application)
+        filters = request.GET.get("_changelist_filters", "")
+        form = step.form(application, request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                step.perform(application, request.user, form.cleaned_data)
+            except self.refusals as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(request, step.done, messages.SUCCESS)
+                query = {"decided": "1", **({"_changelist_filters": filters} if filters else {})}
+                return redirect(self.desk_url("change", application.pk) + "?" + urlencode(query))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "original": application, "decision": step, "form": form,
+            "title": f"{step.label}：{application.number}", "media": self.media + form.media,
+            "back_url": self.desk_url("change", application.pk)
+            + (f"?{urlencode({'_changelist_filters': filters})}" if filters else ""),
+            **self.decision_context(request, application),
+        }
+        return TemplateResponse(request, self.decision_template, context)
+
+    refusals = ()
+
+    def decision_context(self, request, application):
+        return {}
+
+    def next_view(self, request, object_id):
+        """Open the next application of the same queue that the user may act on, or the queue once it is done."""
+        filters = request.GET.get("_changelist_filters", "")
+        following = self.next_in_queue(request, object_id, filters)
+        if following is None:
+            self.message_user(request, _("这个队列里没有待您办理的申请了。"), messages.SUCCESS)
+            return redirect(self.desk_url("changelist") + (f"?{filters}" if filters else ""))
+        query = f"?{urlencode({'_changelist_filters': filters})}" if filters else ""
+        return redirect(self.desk_url("change", following.pk) + query)
+
+    def next_in_queue(self, request, object_id, filters):
+        """Return the first application of the queue `filters` describe, other than this one, that is mine."""
+        queue_request = copy.copy(request)
+        queue_request.GET = QueryDict(filters)
+        changelist = self.get_changelist_instance(queue_request)
+        queryset = changelist.get_queryset(queue_request).filter(self.my_queue(request))
+        return queryset.exclude(pk=unquote(object_id)).first()
+
+    def material_page_view(self, request, object_id, material_id, page):
+        """Send one page of a PDF material drawn as an image, to staff who may see the application."""
+        application = self.scoped_application(request, object_id)
+        material = get_object_or_404(materials_of(application), pk=material_id)
+        if not material.is_pdf:
+            raise Http404
+        try:
+            image = pdf_page_png(material, page)
+        except IndexError:
+            raise Http404 from None
+        record_access(
+            request=request, person_ids=self.people_of(application), what=_("申请材料"),
+            reference=application.number,
+        )
+        response = HttpResponse(image, content_type="image/png")
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "no-store, private"
+        return response
+
+    def scoped_application(self, request, object_id):
+        # An application outside the user's regions answers 404, as if it did not exist.
+        application = self.get_object(request, unquote(object_id))
+        if application is None:
+            raise Http404
+        # admin_view lets in any staff login: the decision pages show the applicant, so they need the
+        # permission to view such applications, as the change page does.
+        if not self.has_view_or_change_permission(request, application):
+            raise PermissionDenied
+        return application
+
+
+# Materials beside the decision ---------------------------------------------------------------------
+
+# Pages of a PDF shown on the application page; a longer file is opened whole by its link.
+PDF_PAGES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class MaterialView:
+    material: object
+    label: str
+    download_url: str
+    image_url: str
+    page_urls: list
+    more_pages: int
+
+
+def material_panel(model_admin, application):
+    """Return the application's materials as the decision page shows them: current ones first."""
+    labels = model_admin.material_labels(application)
+    views = []
+    for material in materials_of(application).order_by(F("replaced_by").asc(nulls_first=True), "uploaded_at"):
+        download = reverse("material_download", args=[material.pk])
+        pages = pdf_page_count(material) if material.is_pdf else 0
+        views.append(MaterialView(
+            material=material,
+            label=labels.get(material.kind, material.kind),
+            download_url=download,
+            image_url=f"{download}?inline=1" if material.is_image else "",
+            page_urls=[
+                model_admin.desk_url("material_page", application.pk, material.pk, number)
+                for number in range(1, min(pages, PDF_PAGES_SHOWN) + 1)
+            ],
+            more_pages=max(0, pages - PDF_PAGES_SHOWN),
+        ))
+    return views
+
+
+def pdf_page_count(material):
+    """Return how many pages a PDF material has (0 when PDFium cannot read it)."""
+    with material.file.open("rb") as stream:
+        data = stream.read()
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError:
+        return 0
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
+def pdf_page_png(material, number, *, width=900):
+    """Return page `number` (from 1) of a PDF material as PNG bytes about `width` pixels wide."""
+    with material.file.open("rb") as stream:
+        data = stream.read()
+    document = pdfium.PdfDocument(data)
+    try:
+        if not 1 <= number <= len(document):
+            raise IndexError(number)
+        page = document[number - 1]
+        scale = width / max(1.0, page.get_width())
+        image = page.render(scale=min(scale, 4.0)).to_pil()
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+        return buffer.getvalue()
+    finally:
+        document.close()

@@ -4,46 +4,31 @@ Clerks of both regions see a transfer; the buttons of a step show only to the re
 the services refuse anyone else, so a hand-made request gets no further than a missing button.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from django import forms as django_forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Max, Q, Value, When
+from django.db.models import Max, Q
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.access_log import RecordsDataAccess, record_access, record_id_number_search
+from accounts.access_log import record_access, record_id_number_search
 from accounts.scoping import regions_of
-from review.admin import EventInline, MaterialInline, warn_about_unknown_years
-from review.transitions import step_no_longer_open
+from review.admin import (
+    Decision, EventInline, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work, warn_about_unknown_years,
+)
 
 from . import forms, services
-from .models import ID_CARD_KIND, ID_CARD_LABEL, TransferApplication, awaiting_condition, overdue_condition
+from .models import ID_CARD_KIND, ID_CARD_LABEL, TransferApplication, awaiting_condition
 from .views import pdf_response
 
 Status = TransferApplication.Status
 
 
 # Decisions on one application ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One button on the change page: the form it asks for, the service it calls, who may press it."""
-
-    label: str
-    done: str
-    form: Callable
-    perform: Callable
-    allowed: Callable
 
 
 def _step(step):
@@ -74,21 +59,21 @@ DECISIONS = {
         form=lambda application, data, files: forms.NoteForm(data),
         perform=lambda application, user, data: services.accept_transfer(
             application=application, actor=user, note=data["note"]),
-        allowed=_step(services.ACCEPT_STEP),
+        allowed=_step(services.ACCEPT_STEP), inline=True,
     ),
     "transfer-out": Decision(
         gettext_lazy("办理转出"), gettext_lazy("已办理转出：信息表已出具，余额已转入在途资金，等待转入地办理转入。"),
         form=lambda application, data, files: forms.NoteForm(data),
         perform=lambda application, user, data: services.transfer_out(
             application=application, actor=user, note=data["note"]),
-        allowed=_step(services.OUT_STEP),
+        allowed=_step(services.OUT_STEP), inline=True,
     ),
     "transfer-in": Decision(
         gettext_lazy("办理转入"), gettext_lazy("已办理转入并办结：余额已记入本地个人账户，缴费年限已累计。"),
         form=lambda application, data, files: forms.NoteForm(data),
         perform=lambda application, user, data: services.transfer_in(
             application=application, actor=user, note=data["note"]),
-        allowed=_step(services.IN_STEP),
+        allowed=_step(services.IN_STEP), inline=True,
     ),
     "return": Decision(
         gettext_lazy("退回补正"), gettext_lazy("已退回补正，申请人会收到需补正内容的通知。"),
@@ -125,34 +110,23 @@ DECISIONS = {
 # The queue ----------------------------------------------------------------------------------------
 
 
-class TransferMaterialInline(MaterialInline):
-    """Review's material inline, naming the ID-card image as the citizen saw it."""
-
-    fields = ["kind_label", *(name for name in MaterialInline.fields if name != "kind")]
-    readonly_fields = fields
-
-    @admin.display(description=gettext_lazy("材料类别"))
-    def kind_label(self, material):
-        return ID_CARD_LABEL if material.kind == ID_CARD_KIND else material.kind
-
-
-class OverdueFilter(admin.SimpleListFilter):
-    title = gettext_lazy("是否超期")
-    parameter_name = "overdue"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("已超期")), ("no", _("未超期"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.overdue()
-        if self.value() == "no":
-            return queryset.exclude(overdue_condition())
-        return queryset
+def region_steps(user):
+    """Return [(label, condition, query)] of the steps `user` may take for their regions, by permission."""
+    regions = regions_of(user)
+    steps = []
+    if user.has_perm(services.ACCEPT):
+        steps.append((_("转移待受理"), Q(status=Status.SUBMITTED, new_region__in=regions), "status=submitted"))
+    if user.has_perm(services.TRANSFER_OUT):
+        steps.append((_("转移待转出"), Q(status=Status.ACCEPTED, old_region__in=regions), "status=accepted"))
+    if user.has_perm(services.TRANSFER_IN):
+        steps.append((
+            _("转移待转入"), Q(status=Status.TRANSFERRED_OUT, new_region__in=regions), "status=transferred_out"
+        ))
+    return steps
 
 
 class AwaitingFilter(admin.SimpleListFilter):
-    """The transfers whose next step is one for the user's own region: the desk's to-do list."""
+    """The transfers whose next step is one for the user's own region, whoever in it takes it."""
 
     title = gettext_lazy("办理环节")
     parameter_name = "awaiting"
@@ -170,22 +144,24 @@ class AwaitingFilter(admin.SimpleListFilter):
 
 
 @admin.register(TransferApplication)
-class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
+class TransferApplicationAdmin(ReviewDeskAdmin):
     access_label = gettext_lazy("转移申请详情")
     list_display = [
-        "number", "applicant_masked", "old_region", "new_region", "status", "awaiting", "submitted_at",
-        "next_due_display", "overdue",
+        "number", "applicant_masked", "route", "status", "deadline", "days_left", "overdue",
     ]
+    list_display_links = ["number"]
     list_filter = [
-        "status", AwaitingFilter, OverdueFilter, ("old_region", admin.RelatedOnlyFieldListFilter),
+        QueueFilter, "status", AwaitingFilter, OverdueFilter, ("old_region", admin.RelatedOnlyFieldListFilter),
         ("new_region", admin.RelatedOnlyFieldListFilter), "province_wide",
     ]
     list_select_related = ["applicant", "old_region", "new_region"]
     search_fields = ["number"]
     search_help_text = gettext_lazy("按申请编号或申请人身份证号码精确查找。")
-    inlines = [EventInline, TransferMaterialInline]
-    actions = ["accept_selected", "transfer_out_selected", "transfer_in_selected"]
+    inlines = [EventInline]
+    decisions = DECISIONS
+    decision_template = "transfers/admin/decision.html"
     change_form_template = "transfers/admin/change_form.html"
+    refusals = services.REFUSALS
     # Progress fields show once they hold something: a transfer that was never returned has no return note.
     progress_fields = [
         "created_at", "submitted_at", "declaration_accepted_at", "accepted_at", "accepted_by",
@@ -199,9 +175,6 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
         "counter_clerk", "province_wide", "old_enrolment", "new_enrolment", "old_account", "new_account",
         *progress_fields,
     ]
-
-    class Media:
-        css = {"all": ["transfers/admin.css"]}
 
     def get_fieldsets(self, request, obj=None):
         """Lay the transfer out: who and where, the registry rows, then what has happened so far."""
@@ -224,29 +197,17 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
             return queryset
         return queryset.concerning(regions_of(request.user))
 
-    def get_ordering(self, request):
-        """Overdue first, then the newest: what needs a clerk now is at the top of the queue."""
-        # Built per request, so that "today" is today's date and not the day the server started.
-        overdue = Case(
-            When(overdue_condition(), then=Value(1)), default=Value(0), output_field=IntegerField()
-        )
-        return [overdue.desc(), "-created_at", "-id"]
+    def my_queue(self, request):
+        condition = Q(pk__in=[])
+        for _label, step, _query in region_steps(request.user):
+            condition |= step
+        return condition
 
-    # Applications change only through their decisions, never by editing the row.
-    def has_change_permission(self, request, obj=None):
-        return False
+    def work(self, request):
+        return count_work(request, self, region_steps(request.user))
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_accept_permission(self, request):
-        return request.user.has_perm(services.ACCEPT)
-
-    def has_transfer_out_permission(self, request):
-        return request.user.has_perm(services.TRANSFER_OUT)
-
-    def has_transfer_in_permission(self, request):
-        return request.user.has_perm(services.TRANSFER_IN)
+    def material_labels(self, application):
+        return {ID_CARD_KIND: ID_CARD_LABEL}
 
     def get_search_results(self, request, queryset, search_term):
         """Find by application number or ID number, always by equality (never LIKE on ID numbers)."""
@@ -268,6 +229,10 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
     def applicant_full(self, obj):
         return f"{obj.applicant.name}（{obj.applicant.id_number}）"
 
+    @admin.display(description=gettext_lazy("转出地 → 转入地"))
+    def route(self, obj):
+        return f"{obj.old_region.name} → {obj.new_region.name}"
+
     @admin.display(description=gettext_lazy("待办理方"))
     def awaiting(self, obj):
         side = obj.awaiting_side
@@ -275,39 +240,21 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
             return _("申请人") if obj.status == Status.RETURNED else "—"
         return f"{TransferApplication.Side(side).label}（{obj.region_of(side).name}）"
 
-    @admin.display(description=gettext_lazy("办理期限"))
-    def next_due_display(self, obj):
-        return obj.next_due or "—"
-
-    @admin.display(description=gettext_lazy("是否超期"))
-    def overdue(self, obj):
-        if obj.is_overdue:
-            return format_html('<strong class="overdue-badge">{}</strong>', _("已超期"))
-        return ""
-
     # Pages --------------------------------------------------------------------------------------
 
     def get_urls(self):
-        decide = self.admin_site.admin_view(self.decision_view)
         record = self.admin_site.admin_view(self.record_view)
         return [
-            path("<path:object_id>/decide/<slug:decision>/", decide, name="transfers_decide"),
             path("<path:object_id>/record.pdf", record, name="transfers_record_pdf"),
             *super().get_urls(),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """Show the transfer with the steps the user's region may take now; 404 outside both regions."""
-        application = self._scoped_application(request, object_id)
+        application = self.scoped_application(request, object_id)
         warn_about_unknown_years(request, application.transfer_out_due, application.transfer_in_due)
-        buttons = [
-            {"label": decision.label, "url": reverse("admin:transfers_decide", args=[application.pk, key])}
-            for key, decision in DECISIONS.items()
-            if decision.allowed(request.user, application)
-        ]
         extra_context = {
             **(extra_context or {}),
-            "decision_buttons": buttons,
             "condition_refusal": services.current_refusal(application),
             "checks_conditions": application.status in (Status.SUBMITTED, Status.ACCEPTED, Status.RETURNED),
             "record_url": reverse("admin:transfers_record_pdf", args=[application.pk])
@@ -315,34 +262,12 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def decision_view(self, request, object_id, decision):
-        """Ask for what a decision needs, then take it through the service."""
-        application = self._scoped_application(request, object_id)
-        step = DECISIONS.get(decision)
-        if step is None:
-            raise Http404
-        if not step.allowed(request.user, application):
-            raise step_no_longer_open(application)
-        form = step.form(application, request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                step.perform(application, request.user, form.cleaned_data)
-            except services.REFUSALS as error:
-                self.message_user(request, error.message, messages.ERROR)
-            else:
-                self.message_user(request, step.done, messages.SUCCESS)
-                return redirect("admin:transfers_transferapplication_change", application.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts, "original": application, "decision": step, "form": form,
-            "title": f"{step.label}：{application.number}", "media": self.media + form.media,
-            "condition_refusal": services.current_refusal(application),
-        }
-        return TemplateResponse(request, "transfers/admin/decision.html", context)
+    def decision_context(self, request, application):
+        return {"condition_refusal": services.current_refusal(application)}
 
     def record_view(self, request, object_id):
         """Send the information form as a PDF to staff of either region, once it exists."""
-        application = self._scoped_application(request, object_id)
+        application = self.scoped_application(request, object_id)
         if not application.has_record:
             raise Http404
         record_access(
@@ -381,42 +306,3 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
         latest = running.aggregate(out=Max("transfer_out_due"), into=Max("transfer_in_due"))
         warn_about_unknown_years(request, latest["out"], latest["into"])
         return super().changelist_view(request, extra_context)
-
-    def _scoped_application(self, request, object_id):
-        # A transfer neither leaving nor joining the user's regions answers 404, as if it did not exist.
-        application = self.get_object(request, unquote(object_id))
-        if application is None:
-            raise Http404
-        # admin_view lets in any staff login: the decision page and the information form show the
-        # applicant, so they need the permission to view transfers, as the change page does.
-        if not self.has_view_or_change_permission(request, application):
-            raise PermissionDenied
-        return application
-
-    # List actions -------------------------------------------------------------------------------
-
-    @admin.action(permissions=["accept"], description=gettext_lazy("受理所选申请（转入地）"))
-    def accept_selected(self, request, queryset):
-        self._act_on_each(request, queryset, services.accept_transfer, _("受理"))
-
-    @admin.action(permissions=["transfer_out"], description=gettext_lazy("办理所选申请的转出（转出地）"))
-    def transfer_out_selected(self, request, queryset):
-        self._act_on_each(request, queryset, services.transfer_out, _("转出"))
-
-    @admin.action(permissions=["transfer_in"], description=gettext_lazy("办理所选申请的转入（转入地）"))
-    def transfer_in_selected(self, request, queryset):
-        self._act_on_each(request, queryset, services.transfer_in, _("转入"))
-
-    def _act_on_each(self, request, queryset, service, label):
-        done = 0
-        for application in queryset.select_related(*services.RELATED):
-            try:
-                service(application=application, actor=request.user)
-            except services.REFUSALS as error:
-                self.message_user(request, f"{application.number}：{error.message}", messages.ERROR)
-            else:
-                done += 1
-        if done:
-            self.message_user(
-                request, _("%(label)s：已办理 %(count)d 件。") % {"label": label, "count": done}, messages.SUCCESS
-            )

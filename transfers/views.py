@@ -144,7 +144,7 @@ def detail_context(application, *, id_card_form=None, resubmit_form=None):
     """Return what the detail page shows: the facts, the ID-card image, what to correct, the timeline."""
     return {
         "application": application,
-        "id_cards": list(materials_of(application).filter(kind=ID_CARD_KIND)),
+        "id_cards": list(materials_of(application).filter(kind=ID_CARD_KIND, replaced_by__isnull=True)),
         "id_card_replaced": application.status == "returned" and services.id_card_replaced(application),
         "id_card_form": id_card_form or IdCardForm(),
         "resubmit_form": resubmit_form or ResubmitForm(

@@ -4,6 +4,7 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import IdNumberField
@@ -181,11 +182,40 @@ class RefuseForm(forms.Form):
 
 
 class BankReturnForm(forms.Form):
-    note = forms.CharField(
-        label=_("银行退回原因"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+    reason = forms.CharField(
+        label=_("银行退回原因（以银行退票通知为准）"), max_length=200,
         help_text=_("例如：账户已销户、户名与账号不符。申请人会看到这段原因。"),
-        error_messages={"required": _("请填写银行退回的原因。")},
+        error_messages={"required": _("请填写银行退回的原因。"), "max_length": _("原因最多200字，请精简。")},
     )
+    note = forms.CharField(
+        label=_("补充说明（可不填）"), required=False, max_length=200, widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"max_length": _("说明最多200字，请精简。")},
+    )
+
+
+class PayoutForm(forms.Form):
+    """What the bank's payment voucher says: its number (银行流水号) and the day it paid."""
+
+    voucher_number = forms.CharField(
+        label=_("银行流水号"), max_length=40,
+        help_text=_("照银行付款凭证填写。"),
+        error_messages={"required": _("请填写银行流水号：每笔付款以银行的凭证为据。"),
+                        "max_length": _("银行流水号最多40个字符。")},
+    )
+    paid_on = forms.DateField(
+        label=_("到账日期"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": _("请填写银行付款的日期。"), "invalid": _("请按“2026-12-05”的格式填写日期。")},
+    )
+    note = forms.CharField(
+        label=_("给申请人的说明（可不填）"), required=False, max_length=200,
+        error_messages={"max_length": _("说明最多200字，请精简。")},
+    )
+
+    def clean_paid_on(self):
+        day = self.cleaned_data["paid_on"]
+        if day > timezone.localdate():
+            raise forms.ValidationError(_("到账日期不能晚于今天。"))
+        return day
 
 
 class CounterSubmitForm(forms.Form):

@@ -163,7 +163,8 @@ def test_a_returned_application_shows_what_to_correct_and_takes_a_new_photo(owne
     assert "请先上传新的图片" in response.content.decode()
     new_photo = {"id_card": png_upload("新身份证.png")}
     owner.post(reverse("transfers:replace_id_card", args=[returned.pk]), new_photo)
-    assert [m.original_name for m in materials_of(returned)] == ["新身份证.png"]
+    assert [m.original_name for m in materials_of(returned).filter(replaced_by__isnull=True)] == ["新身份证.png"]
+    assert "新身份证.png" in owner.get(detail_url(returned)).content.decode()
     response = owner.post(
         reverse("transfers:resubmit", args=[returned.pk]), {"reason": "residence", "declaration": "on"}
     )

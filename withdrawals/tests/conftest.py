@@ -6,6 +6,7 @@ import io
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image
 
 from accounts.services import stop_enrolment
@@ -115,4 +116,4 @@ def approved(first_reviewed, desk_approver):
 
 @pytest.fixture
 def paid(approved, desk_approver):
-    return services.confirm_payout_withdrawal(application=approved, actor=desk_approver)
+    return services.confirm_payout_withdrawal(application=approved, actor=desk_approver, voucher_number="B2026120500017", paid_on=timezone.localdate())
