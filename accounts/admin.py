@@ -47,6 +47,7 @@ from .models import (
     citizens_today,
 )
 from .scoping import RegionListFilter, RegionScopedAdmin, regions_of
+from .templatetags.portal import yuan
 from .second_factor import reset_second_factor
 from .services import ServiceError
 
@@ -183,6 +184,17 @@ class HistoryAdmin(SimpleHistoryAdmin):
         if request.method == "POST":
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+def money_column(field_name, description):
+    """Return an admin column showing the amount in `field_name` as citizens read it: ¥1,234.56."""
+
+    @admin.display(description=description, ordering=field_name)
+    def column(self, obj):
+        return yuan(getattr(obj, field_name))
+
+    column.__name__ = f"{field_name}_yuan"
+    return column
 
 
 class ReadOnlyAdmin:
@@ -776,7 +788,8 @@ class AccountStatusChangeInline(ReadOnlyInline, admin.TabularInline):
 class AccountAdmin(RecordsDataAccess, PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
     access_label = _("个人账户")
     person_prefix = "enrolment__person__"
-    list_display = ("number", "holder", "kind", "region", "status", "balance", "hold")
+    list_display = ("number", "holder", "kind", "region", "status", "balance_yuan", "hold")
+    balance_yuan = money_column("balance", _("余额"))
     list_select_related = ("region", "enrolment__person")
     list_filter = (("region", RegionListFilter), "kind", "status", "hold")
     fields = (
@@ -872,12 +885,18 @@ class JournalTransactionAdmin(ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin
 class LedgerEntryAdmin(RecordsStatementLook, ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
     region_lookup = "account__region"
     statement_label = _("个人账户明细")
-    list_display = ("id", "transaction", "transaction__created_at", "account", "amount", "balance_after")
+    list_display = ("id", "transaction", "booked_at", "account", "amount_yuan", "balance_after_yuan")
     list_select_related = ("transaction", "account__region", "account__enrolment__person")
     list_filter = ("transaction__kind", "transaction__created_at", ("account__region", RegionListFilter))
     search_fields = ("transaction__id__exact",)
     search_help_text = _("输入交易编号。")
     fields = ("transaction", "account", "amount", "balance_after")
+    amount_yuan = money_column("amount", _("金额"))
+    balance_after_yuan = money_column("balance_after", _("记账后余额"))
+
+    @admin.display(description=_("记账时间"), ordering="transaction__created_at")
+    def booked_at(self, entry):
+        return entry.transaction.created_at
 
 
 @admin.register(MonthlyCredit)
@@ -887,7 +906,8 @@ class MonthlyCreditAdmin(
     region_lookup = "account__region"
     statement_label = _("每月划入记录")
     person_prefix = "person__"
-    list_display = ("month", "account", "amount", "computation")
+    list_display = ("month", "account", "amount_yuan", "computation")
+    amount_yuan = money_column("amount", _("划入金额"))
     list_select_related = ("account__region", "account__enrolment__person", "version")
     list_filter = (("account__region", RegionListFilter), "repeated")
     date_hierarchy = "month"

@@ -454,6 +454,10 @@ class User(AbstractUser):
             return mask_id_number(self.username)
         return self.display_name
 
+    def get_short_name(self):
+        """Return the name the admin greets with: a citizen's name, a clerk's 姓名（工号）."""
+        return self.first_name or self.display_name
+
     @property
     def display_name(self):
         """Return a clerk's 姓名（工号） from the staff profile, else the login name."""
@@ -653,7 +657,11 @@ class JournalTransaction(models.Model):
         ]
 
     def __str__(self):
-        return f"#{self.pk} {self.get_kind_display()} {self.description}"
+        kind = self.get_kind_display()
+        # A description that starts with the kind ("余额提取 W2026…") is not preceded by it again.
+        if self.description.startswith(kind):
+            return f"#{self.pk} {self.description}"
+        return f"#{self.pk} {kind} {self.description}"
 
 
 class LedgerEntry(models.Model):

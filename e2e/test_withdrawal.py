@@ -55,11 +55,13 @@ def clerk_records_that_the_enrolment_stopped(browser, base_url):
     page.context.close()
 
 
-def decide(page, base_url, number, button):
+def decide(page, base_url, number, button, **fields):
+    """Open the application from the clerk's queue and take the decision from its page, filling `fields`."""
     page.goto(f"{base_url}/admin/withdrawals/withdrawalapplication/?q={number}")
     page.get_by_role("link", name=number).click()
-    page.get_by_role("link", name=button, exact=True).click()
-    page.locator("input[type=submit].default").click()
+    for label, value in fields.items():
+        page.locator(".desk__panel").get_by_label(label).fill(value)
+    page.locator(".desk__panel").get_by_role("button", name=button, exact=True).click()
     expect(page.locator(".messagelist .success")).to_be_visible()
 
 
@@ -77,7 +79,7 @@ def money_went_to_the_bank_once(number):
 
 def reviewer_sees_the_bank_number_masked(browser, base_url, number):
     reviewer = desk(browser, base_url, "reviewer_nb")
-    reviewer.goto(f"{base_url}/admin/withdrawals/withdrawalapplication/?q={number}")
+    reviewer.goto(f"{base_url}/admin/withdrawals/withdrawalapplication/?queue=all&q={number}")
     reviewer.get_by_role("link", name=number).click()
     expect(reviewer.get_by_text("***************0123")).to_be_visible()
     expect(reviewer.locator("#content")).not_to_contain_text("6222021234567890123")
@@ -134,7 +136,7 @@ def test_zhang_wei_withdraws_his_balance_after_settling_abroad(live_server, phon
     decide(approver, base_url, number, "复核通过")
     expect(approver.get_by_text("6222021234567890123")).to_be_visible()
     screenshot(approver, "withdrawal-7-approved")
-    decide(approver, base_url, number, "确认到账")
+    decide(approver, base_url, number, "确认到账", 银行流水号="ICBC2026112400017")
     screenshot(approver, "withdrawal-8-paid")
     approver.context.close()
 

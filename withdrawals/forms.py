@@ -203,7 +203,8 @@ class PayoutForm(forms.Form):
                         "max_length": _("银行流水号最多40个字符。")},
     )
     paid_on = forms.DateField(
-        label=_("到账日期"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"}),
+        label=_("到账日期"), initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"required": _("请填写银行付款的日期。"), "invalid": _("请按“2026-12-05”的格式填写日期。")},
     )
     note = forms.CharField(
