@@ -313,10 +313,14 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
     def days_left(self, obj):
         if obj.next_due is None:
             return "—"
-        days = calendar.working_days_between(timezone.localdate(), obj.next_due, self._overrides())
-        if days < 0:
-            return _("超%(days)d天") % {"days": -days}
-        return _("今日到期") if days == 0 else str(days)
+        today = timezone.localdate()
+        if obj.next_due == today:
+            return _("今日到期")
+        days = calendar.working_days_between(today, obj.next_due, self._overrides())
+        if obj.next_due < today:
+            # Past a deadline over a weekend is still past it: at least one day over.
+            return _("超%(days)d日") % {"days": max(1, -days)}
+        return str(days)
 
     @admin.display(description=_("超期"))
     def overdue(self, obj):

@@ -51,18 +51,6 @@ def application(stopped_applicant):
     return submitted(stopped_applicant)
 
 
-@pytest.fixture
-def reviewer_client(client, desk_reviewer):
-    client.force_login(desk_reviewer)
-    return client
-
-
-@pytest.fixture
-def approver_client(client, desk_approver):
-    client.force_login(desk_approver)
-    return client
-
-
 # The queue ----------------------------------------------------------------------------------------
 
 
