@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Q
 from django.db.models.functions import ExtractYear
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect
@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access_log import RecordsDataAccess, record_access
+from accounts.access_log import RecordsDataAccess, record_access, record_id_number_search
 from accounts.admin import ReadOnlyAdmin
 
 from . import calendar
@@ -279,6 +279,10 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
 
     decisions = {}
     decision_template = ""
+    # The date fields of the deadlines; the admin warns when one falls in a year without holidays entered.
+    deadline_fields = ()
+    # Where an ID number typed into the search box is looked for, always by equality.
+    id_number_lookups = ("applicant__id_number",)
     change_form_template = "review/admin/change_form.html"
     list_per_page = 50
     actions = None
@@ -303,7 +307,27 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_search_results(self, request, queryset, search_term):
+        """Find by application number or ID number, always by equality (never LIKE on ID numbers)."""
+        term = search_term.strip().upper()
+        if not term:
+            return queryset, False
+        condition = Q(number=term)
+        for lookup in self.id_number_lookups:
+            condition |= Q(**{lookup: term})
+        found = queryset.filter(condition)
+        record_id_number_search(request=request, term=term, found=found)
+        return found, False
+
     # Columns ------------------------------------------------------------------------------------
+
+    @admin.display(description=_("申请人"), ordering="applicant__name")
+    def applicant_masked(self, obj):
+        return f"{obj.applicant.masked_name}（{obj.applicant.masked_id_number}）"
+
+    @admin.display(description=_("申请人"))
+    def applicant_full(self, obj):
+        return f"{obj.applicant.name}（{obj.applicant.id_number}）"
 
     @admin.display(description=_("办理期限"), ordering="next_due")
     def deadline(self, obj):
@@ -333,6 +357,10 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
         return getattr(_this_list, "overrides", None)
 
     def changelist_view(self, request, extra_context=None):
+        """Warn when a running deadline falls in a year whose holidays nobody entered; show the queue."""
+        running = self.get_queryset(request).filter(next_due__isnull=False)
+        latest = running.aggregate(**{field: Max(field) for field in self.deadline_fields})
+        warn_about_unknown_years(request, *latest.values())
         today = timezone.localdate()
         _this_list.overrides = calendar.holiday_overrides(
             today - datetime.timedelta(days=400), today + datetime.timedelta(days=400)
@@ -381,6 +409,7 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """Show the application: its materials beside the decisions the user may take; 404 outside the regions."""
         application = self.scoped_application(request, object_id)
+        warn_about_unknown_years(request, *(getattr(application, field) for field in self.deadline_fields))
         filters = request.GET.get("_changelist_filters", "")
         extra_context = {
             **(extra_context or {}),
@@ -424,6 +453,34 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
 
     def decision_context(self, request, application):
         return {}
+
+    # The counter: a feature admin sets the form, the page and what lodging the application means.
+    counter_form = None
+    counter_template = ""
+    counter_title = ""
+    counter_done = ""
+
+    def lodge_at_counter(self, request, data):
+        raise NotImplementedError
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Lodge an application at the counter for a citizen who came in person or sent a proxy."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = self.counter_form(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                application = self.lodge_at_counter(request, form.cleaned_data)
+            except self.refusals as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, self.counter_done, messages.SUCCESS)
+                return redirect(self.desk_url("change", application.pk))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "form": form, "title": self.counter_title, "media": self.media + form.media,
+        }
+        return TemplateResponse(request, self.counter_template, context)
 
     def next_view(self, request, object_id):
         """Open the next application of the same queue that the user may act on, or the queue once it is done."""

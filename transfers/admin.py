@@ -5,21 +5,16 @@ the services refuse anyone else, so a hand-made request gets no further than a m
 """
 
 from django import forms as django_forms
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import Max, Q
+from django.contrib import admin
+from django.db.models import Q
 from django.http import Http404
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.access_log import record_access, record_id_number_search
+from accounts.access_log import record_access
 from accounts.scoping import regions_of
-from review.admin import (
-    Decision, EventInline, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work, warn_about_unknown_years,
-)
+from review.admin import Decision, EventInline, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work
 
 from . import forms, services
 from .models import ID_CARD_KIND, ID_CARD_LABEL, TransferApplication, awaiting_condition
@@ -162,6 +157,8 @@ class TransferApplicationAdmin(ReviewDeskAdmin):
     decision_template = "transfers/admin/decision.html"
     change_form_template = "transfers/admin/change_form.html"
     refusals = services.REFUSALS
+    id_number_lookups = ("applicant__id_number",)
+    deadline_fields = ("transfer_out_due", "transfer_in_due")
     # Progress fields show once they hold something: a transfer that was never returned has no return note.
     progress_fields = [
         "created_at", "submitted_at", "declaration_accepted_at", "accepted_at", "accepted_by",
@@ -209,25 +206,8 @@ class TransferApplicationAdmin(ReviewDeskAdmin):
     def material_labels(self, application):
         return {ID_CARD_KIND: ID_CARD_LABEL}
 
-    def get_search_results(self, request, queryset, search_term):
-        """Find by application number or ID number, always by equality (never LIKE on ID numbers)."""
-        term = search_term.strip().upper()
-        if not term:
-            return queryset, False
-        found = queryset.filter(Q(number=term) | Q(applicant__id_number=term))
-        record_id_number_search(request=request, term=term, found=found)
-        return found, False
-
     def people_of(self, application):
         return [application.applicant_id]
-
-    @admin.display(description=gettext_lazy("申请人"), ordering="applicant__name")
-    def applicant_masked(self, obj):
-        return f"{obj.applicant.masked_name}（{obj.applicant.masked_id_number}）"
-
-    @admin.display(description=gettext_lazy("申请人"))
-    def applicant_full(self, obj):
-        return f"{obj.applicant.name}（{obj.applicant.id_number}）"
 
     @admin.display(description=gettext_lazy("转出地 → 转入地"))
     def route(self, obj):
@@ -252,7 +232,6 @@ class TransferApplicationAdmin(ReviewDeskAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """Show the transfer with the steps the user's region may take now; 404 outside both regions."""
         application = self.scoped_application(request, object_id)
-        warn_about_unknown_years(request, application.transfer_out_due, application.transfer_in_due)
         extra_context = {
             **(extra_context or {}),
             "condition_refusal": services.current_refusal(application),
@@ -276,33 +255,16 @@ class TransferApplicationAdmin(ReviewDeskAdmin):
         )
         return pdf_response(application)
 
-    def add_view(self, request, form_url="", extra_context=None):
-        """Lodge a transfer at the counter, in either region, for a citizen who came with the ID card."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = forms.CounterApplyForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                application = services.apply_at_counter(
-                    clerk=request.user, applicant_id_number=data["applicant_id_number"],
-                    old_region=data["old_region"], new_region=data["new_region"], reason=data["reason"],
-                    reason_note=data["reason_note"], id_card=data["id_card"],
-                )
-            except services.REFUSALS as error:
-                form.add_error(None, error.message)
-            else:
-                self.message_user(request, _("转移申请已提交，等待转入地受理。"), messages.SUCCESS)
-                return redirect("admin:transfers_transferapplication_change", application.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts, "form": form, "title": _("窗口代办转移接续申请"), "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "transfers/admin/counter_apply.html", context)
+    # The counter -------------------------------------------------------------------------------
 
-    def changelist_view(self, request, extra_context=None):
-        """Warn when a running deadline falls in a year whose holidays nobody entered."""
-        running = self.get_queryset(request).filter(status__in=[Status.ACCEPTED, Status.TRANSFERRED_OUT])
-        latest = running.aggregate(out=Max("transfer_out_due"), into=Max("transfer_in_due"))
-        warn_about_unknown_years(request, latest["out"], latest["into"])
-        return super().changelist_view(request, extra_context)
+    counter_form = forms.CounterApplyForm
+    counter_template = "transfers/admin/counter_apply.html"
+    counter_title = gettext_lazy("窗口代办转移接续申请")
+    counter_done = gettext_lazy("转移申请已提交，等待转入地受理。")
+
+    def lodge_at_counter(self, request, data):
+        return services.apply_at_counter(
+            clerk=request.user, applicant_id_number=data["applicant_id_number"], old_region=data["old_region"],
+            new_region=data["new_region"], reason=data["reason"], reason_note=data["reason_note"],
+            id_card=data["id_card"],
+        )

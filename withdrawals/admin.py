@@ -2,20 +2,14 @@
 
 from django import forms as django_forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import Max, Q
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.access_log import record_id_number_search
 from accounts.templatetags.portal import yuan
 from accounts.scoping import RegionListFilter, RegionScopedAdmin
-from review.admin import (
-    Decision, EventInline, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work, warn_about_unknown_years,
-)
+from review.admin import Decision, EventInline, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work
 
 from . import forms, services
 from .models import MaterialRequirement, WithdrawalApplication, WithdrawalReason
@@ -208,6 +202,8 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
     decision_template = "withdrawals/admin/decision.html"
     change_form_template = "withdrawals/admin/change_form.html"
     refusals = services.REFUSALS
+    id_number_lookups = ("applicant__id_number", "holder__id_number")
+    deadline_fields = ("first_review_due", "payment_due")
     readonly_fields = [
         "number", "status", "reason", "applicant_full", "holder_full", "heir_relation", "region",
         "counter_clerk", "proxy_full", "account", "bank_name", "bank_account_masked", "bank_account_full",
@@ -256,26 +252,9 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
     def decision_context(self, request, application):
         return {"bank_account_number": application.bank_account_number_for(request.user)}
 
-    def get_search_results(self, request, queryset, search_term):
-        """Find by application number or ID number, always by equality (never LIKE on ID numbers)."""
-        term = search_term.strip().upper()
-        if not term:
-            return queryset, False
-        found = queryset.filter(Q(number=term) | Q(applicant__id_number=term) | Q(holder__id_number=term))
-        record_id_number_search(request=request, term=term, found=found)
-        return found, False
-
     def people_of(self, application):
         # An heir's application also shows the deceased holder's account.
         return [application.applicant_id, application.holder_id]
-
-    @admin.display(description=gettext_lazy("申请人"), ordering="applicant__name")
-    def applicant_masked(self, obj):
-        return f"{obj.applicant.masked_name}（{obj.applicant.masked_id_number}）"
-
-    @admin.display(description=gettext_lazy("申请人"))
-    def applicant_full(self, obj):
-        return f"{obj.applicant.name}（{obj.applicant.id_number}）"
 
     @admin.display(description=gettext_lazy("账户持有人"))
     def holder_full(self, obj):
@@ -307,35 +286,12 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
         kinds = services.accepted_kinds(obj)
         return "、".join(kinds.get(kind, kind) for kind in obj.missing_kinds) or "—"
 
-    # Pages --------------------------------------------------------------------------------------
+    # The counter -------------------------------------------------------------------------------
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        """Warn when a deadline falls in a year whose holidays nobody entered."""
-        application = self.scoped_application(request, object_id)
-        warn_about_unknown_years(request, application.first_review_due, application.payment_due)
-        return super().change_view(request, object_id, form_url, extra_context)
+    counter_form = forms.CounterWithdrawalForm
+    counter_template = "withdrawals/admin/counter_start.html"
+    counter_title = gettext_lazy("窗口代办提取申请")
+    counter_done = gettext_lazy("申请已创建，请上传材料后代为提交。")
 
-    def add_view(self, request, form_url="", extra_context=None):
-        """Open an application at the counter for a citizen who came in person or sent a proxy."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = forms.CounterWithdrawalForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                application = services.start_counter_withdrawal(clerk=request.user, **form.cleaned_data)
-            except services.REFUSALS as error:
-                form.add_error(None, error.message)
-            else:
-                self.message_user(request, _("申请已创建，请上传材料后代为提交。"), messages.SUCCESS)
-                return redirect("admin:withdrawals_withdrawalapplication_change", application.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts, "form": form, "title": _("窗口代办提取申请"), "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "withdrawals/admin/counter_start.html", context)
-
-    def changelist_view(self, request, extra_context=None):
-        """Warn when an open application's deadline falls in a year whose holidays nobody entered."""
-        latest = self.get_queryset(request).filter(status__in=WithdrawalApplication.AWAITING_PAYMENT)
-        warn_about_unknown_years(request, latest.aggregate(day=Max("payment_due"))["day"])
-        return super().changelist_view(request, extra_context)
+    def lodge_at_counter(self, request, data):
+        return services.start_counter_withdrawal(clerk=request.user, **data)
