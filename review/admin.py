@@ -27,6 +27,7 @@ from accounts.access_log import RecordsDataAccess, record_access, record_id_numb
 from accounts.admin import ReadOnlyAdmin
 
 from . import calendar
+from .forms import NoteForm
 from .materials import materials_of
 from .models import Event, Holiday, Material
 from .transitions import step_no_longer_open
@@ -180,6 +181,16 @@ class Decision:
     inline: bool = False
 
 
+def noted_decision(label, done, service, allowed):
+    """Return a decision that asks for a note to the applicant at most, taken from the application page."""
+    return Decision(
+        label, done,
+        form=lambda application, data, files: NoteForm(data),
+        perform=lambda application, user, data: service(application=application, actor=user, note=data["note"]),
+        allowed=allowed, inline=True,
+    )
+
+
 @dataclass(frozen=True)
 class Work:
     """A count of waiting work on the admin home page and the queue it opens."""
@@ -272,23 +283,30 @@ class OverdueFilter(admin.SimpleListFilter):
 class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
     """The desk of one kind of application.
 
-    A feature admin sets `decisions` ({slug: Decision}), `decision_template`, `material_labels(obj)` and
+    A feature admin sets `decisions` ({slug: Decision}), `material_labels(obj)` and
     `my_queue(request)` (a Q of what the user may act on now), and lists its own columns around
     `deadline`, `days_left` and `overdue`.
     """
 
     decisions = {}
-    decision_template = ""
+    list_display_links = ["number"]
+    search_fields = ["number"]
+    inlines = [EventInline]
     # The date fields of the deadlines; the admin warns when one falls in a year without holidays entered.
     deadline_fields = ()
     # Where an ID number typed into the search box is looked for, always by equality.
     id_number_lookups = ("applicant__id_number",)
-    change_form_template = "review/admin/change_form.html"
     list_per_page = 50
     actions = None
 
     class Media:
         css = {"all": ["review/desk.css"]}
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        # Each feature keeps its page templates as templates/<app>/admin/change_form.html and decision.html.
+        self.change_form_template = f"{model._meta.app_label}/admin/change_form.html"
+        self.decision_template = f"{model._meta.app_label}/admin/decision.html"
 
     def my_queue(self, request):
         raise NotImplementedError

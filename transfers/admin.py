@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.access_log import record_access
 from accounts.scoping import regions_of
-from review.admin import Decision, EventInline, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work
+from review.admin import Decision, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work, noted_decision
 
 from . import forms, services
 from .models import ID_CARD_KIND, ID_CARD_LABEL, TransferApplication, awaiting_condition
@@ -49,26 +49,17 @@ def _resubmit_at_counter(application, user, data):
 
 
 DECISIONS = {
-    "accept": Decision(
+    "accept": noted_decision(
         gettext_lazy("受理"), gettext_lazy("已受理，已转交转出地办理转出。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.accept_transfer(
-            application=application, actor=user, note=data["note"]),
-        allowed=_step(services.ACCEPT_STEP), inline=True,
+        services.accept_transfer, _step(services.ACCEPT_STEP),
     ),
-    "transfer-out": Decision(
+    "transfer-out": noted_decision(
         gettext_lazy("办理转出"), gettext_lazy("已办理转出：信息表已出具，余额已转入在途资金，等待转入地办理转入。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.transfer_out(
-            application=application, actor=user, note=data["note"]),
-        allowed=_step(services.OUT_STEP), inline=True,
+        services.transfer_out, _step(services.OUT_STEP),
     ),
-    "transfer-in": Decision(
+    "transfer-in": noted_decision(
         gettext_lazy("办理转入"), gettext_lazy("已办理转入并办结：余额已记入本地个人账户，缴费年限已累计。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.transfer_in(
-            application=application, actor=user, note=data["note"]),
-        allowed=_step(services.IN_STEP), inline=True,
+        services.transfer_in, _step(services.IN_STEP),
     ),
     "return": Decision(
         gettext_lazy("退回补正"), gettext_lazy("已退回补正，申请人会收到需补正内容的通知。"),
@@ -144,18 +135,13 @@ class TransferApplicationAdmin(ReviewDeskAdmin):
     list_display = [
         "number", "applicant_masked", "route", "status", "deadline", "days_left", "overdue",
     ]
-    list_display_links = ["number"]
     list_filter = [
         QueueFilter, "status", AwaitingFilter, OverdueFilter, ("old_region", admin.RelatedOnlyFieldListFilter),
         ("new_region", admin.RelatedOnlyFieldListFilter), "province_wide",
     ]
     list_select_related = ["applicant", "old_region", "new_region"]
-    search_fields = ["number"]
     search_help_text = gettext_lazy("按申请编号或申请人身份证号码精确查找。")
-    inlines = [EventInline]
     decisions = DECISIONS
-    decision_template = "transfers/admin/decision.html"
-    change_form_template = "transfers/admin/change_form.html"
     refusals = services.REFUSALS
     id_number_lookups = ("applicant__id_number",)
     deadline_fields = ("transfer_out_due", "transfer_in_due")

@@ -9,7 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.templatetags.portal import yuan
 from accounts.scoping import RegionListFilter, RegionScopedAdmin
-from review.admin import Decision, EventInline, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work
+from review.admin import Decision, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work, noted_decision
 
 from . import forms, services
 from .models import MaterialRequirement, WithdrawalApplication, WithdrawalReason
@@ -93,19 +93,13 @@ def _at_counter(offered):
 
 
 DECISIONS = {
-    "first-review": Decision(
+    "first-review": noted_decision(
         gettext_lazy("初审通过"), gettext_lazy("已初审通过，等待另一名经办人员复核。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.first_review_withdrawal(
-            application=application, actor=user, note=data["note"]),
-        allowed=_when(_moves_to(Status.FIRST_REVIEWED), _fixed(services.REVIEW)), inline=True,
+        services.first_review_withdrawal, _when(_moves_to(Status.FIRST_REVIEWED), _fixed(services.REVIEW)),
     ),
-    "approve": Decision(
+    "approve": noted_decision(
         gettext_lazy("复核通过"), gettext_lazy("已复核通过：账户余额已划入应付提取款，账户已关闭。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.approve_withdrawal(
-            application=application, actor=user, note=data["note"]),
-        allowed=_when(_moves_to(Status.APPROVED), _fixed(services.APPROVE)), inline=True,
+        services.approve_withdrawal, _when(_moves_to(Status.APPROVED), _fixed(services.APPROVE)),
     ),
     "pay": Decision(
         gettext_lazy("确认到账"), gettext_lazy("已确认到账，应付提取款已结清。"),
@@ -192,15 +186,10 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
     list_display = [
         "number", "applicant_masked", "reason", "status", "deadline", "days_left", "overdue",
     ]
-    list_display_links = ["number"]
     list_filter = [QueueFilter, "status", OverdueFilter, "reason", ("region", RegionListFilter)]
     list_select_related = ["applicant", "reason"]
-    search_fields = ["number"]
     search_help_text = gettext_lazy("按申请编号或身份证号码（申请人或已故参保人）精确查找。")
-    inlines = [EventInline]
     decisions = DECISIONS
-    decision_template = "withdrawals/admin/decision.html"
-    change_form_template = "withdrawals/admin/change_form.html"
     refusals = services.REFUSALS
     id_number_lookups = ("applicant__id_number", "holder__id_number")
     deadline_fields = ("first_review_due", "payment_due")
