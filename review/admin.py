@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.access_log import RecordsDataAccess, record_access, record_id_number_search
 from accounts.admin import ReadOnlyAdmin
 
-from . import calendar
+from . import calendar, printing
 from .forms import NoteForm
 from .materials import materials_of
 from .models import Event, Holiday, Material
@@ -397,7 +397,9 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
         decide = self.admin_site.admin_view(self.decision_view)
         following = self.admin_site.admin_view(self.next_view)
         page = self.admin_site.admin_view(self.material_page_view)
+        paper = self.admin_site.admin_view(self.receipt_view)
         return [
+            path("<path:object_id>/receipt/<slug:kind>.pdf", paper, name="%s_%s_receipt" % info),
             path("<path:object_id>/decide/<slug:decision>/", decide, name="%s_%s_decide" % info),
             path("<path:object_id>/next/", following, name="%s_%s_next" % info),
             path("<path:object_id>/materials/<int:material_id>/page-<int:page>.png", page,
@@ -435,6 +437,10 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
             "materials_panel": material_panel(self, application),
             "next_url": self.desk_url("next", application.pk) + "?" + urlencode({"_changelist_filters": filters}),
             "just_decided": request.GET.get("decided") == "1",
+            "receipts": [
+                (printing.RECEIPT_TITLES[kind], self.desk_url("receipt", application.pk, kind))
+                for kind in application.receipt_kinds
+            ],
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -536,6 +542,21 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "no-store, private"
         return response
+
+    def receipt_paper(self, application, kind):
+        raise NotImplementedError
+
+    def receipt_view(self, request, object_id, kind):
+        """Send the application's 受理回执 or 办结凭证 as a PDF, for the clerk to print and hand over."""
+        application = self.scoped_application(request, object_id)
+        paper = self.receipt_paper(application, kind)
+        if paper is None:
+            raise Http404
+        record_access(
+            request=request, person_ids=self.people_of(application),
+            what=_("%(paper)s（PDF）") % {"paper": paper.title}, reference=application.number,
+        )
+        return printing.pdf_response(paper)
 
     def scoped_application(self, request, object_id):
         # An application outside the user's regions answers 404, as if it did not exist.

@@ -40,6 +40,8 @@ class Application(models.Model):
     TRANSITIONS = {}
     # Which date field holds the deadline of each status that waits on staff.
     DEADLINE_FIELDS = {}
+    # The statuses an application ends in (办结).
+    ENDED = ()
     NUMBER_PREFIX = "A"
     # Statuses in which the citizen or a clerk may add or remove materials (draft, returned for more);
     # None leaves the decision to the feature app's services.
@@ -77,6 +79,13 @@ class Application(models.Model):
             return None
         changes = changes or {}
         return changes[field] if field in changes else getattr(self, field)
+
+    @property
+    def receipt_kinds(self):
+        """Return which receipts exist: "lodged" (受理回执) once submitted, "ended" (办结凭证) once ended."""
+        if self.submitted_at is None:
+            return []
+        return ["lodged", "ended"] if self.status in self.ENDED else ["lodged"]
 
     @property
     def is_overdue(self):

@@ -18,6 +18,7 @@ from review.admin import Decision, OverdueFilter, QueueFilter, ReviewDeskAdmin, 
 
 from . import forms, services
 from .models import ID_CARD_KIND, ID_CARD_LABEL, TransferApplication, awaiting_condition
+from .record import receipt_paper
 from .views import pdf_response
 
 Status = TransferApplication.Status
@@ -247,6 +248,9 @@ class TransferApplicationAdmin(ReviewDeskAdmin):
     counter_template = "transfers/admin/counter_apply.html"
     counter_title = gettext_lazy("窗口代办转移接续申请")
     counter_done = gettext_lazy("转移申请已提交，等待转入地受理。")
+
+    def receipt_paper(self, application, kind):
+        return receipt_paper(application, kind)
 
     def lodge_at_counter(self, request, data):
         return services.apply_at_counter(

@@ -85,6 +85,8 @@ class TransferApplication(Application):
     MATERIAL_STATUSES = (Status.SUBMITTED, Status.RETURNED)
     # From 转出 on, the information form exists and the record can be printed.
     RECORDED = (Status.TRANSFERRED_OUT, Status.TRANSFERRED_IN, Status.COMPLETED)
+    # Where an application ends: its 办结凭证 can be printed.
+    ENDED = (Status.COMPLETED, Status.REFUSED, Status.CANCELLED)
     DEADLINE_FIELDS = {Status.ACCEPTED: "transfer_out_due", Status.TRANSFERRED_OUT: "transfer_in_due"}
 
     status = models.CharField(

@@ -13,6 +13,7 @@ from review.admin import Decision, OverdueFilter, QueueFilter, ReviewDeskAdmin, 
 
 from . import forms, services
 from .models import MaterialRequirement, WithdrawalApplication, WithdrawalReason
+from .receipts import receipt_paper
 
 Status = WithdrawalApplication.Status
 
@@ -284,3 +285,6 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
 
     def lodge_at_counter(self, request, data):
         return services.start_counter_withdrawal(clerk=request.user, **data)
+
+    def receipt_paper(self, application, kind):
+        return receipt_paper(application, kind)

@@ -153,6 +153,8 @@ class WithdrawalApplication(Application):
     EDITABLE = (Status.DRAFT, Status.RETURNED)
     MATERIAL_STATUSES = EDITABLE
     AWAITING_PAYMENT = (Status.SUBMITTED, Status.FIRST_REVIEWED, Status.APPROVED)
+    # Where an application ends: its 办结凭证 can be printed.
+    ENDED = (Status.PAID, Status.REFUSED, Status.CANCELLED, Status.BANK_RETURNED)
     DEADLINE_FIELDS = {
         Status.SUBMITTED: "first_review_due",
         Status.FIRST_REVIEWED: "payment_due",
