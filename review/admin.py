@@ -12,7 +12,7 @@ import pypdfium2 as pdfium
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, Max, Q
 from django.db.models.functions import ExtractYear
 from django.http import Http404, HttpResponse, QueryDict
@@ -25,6 +25,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.access_log import RecordsDataAccess, record_access, record_id_number_search
 from accounts.admin import ReadOnlyAdmin
+from accounts.identity import parse_id_number
+from accounts.models import Person
+from accounts.scoping import regions_of
 
 from . import calendar, printing
 from .forms import NoteForm
@@ -189,6 +192,15 @@ def noted_decision(label, done, service, allowed):
         perform=lambda application, user, data: service(application=application, actor=user, note=data["note"]),
         allowed=allowed, inline=True,
     )
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the counter found for the ID number typed first: the person, or why nobody."""
+
+    id_number: str
+    person: object
+    problem: str
 
 
 @dataclass(frozen=True)
@@ -491,7 +503,10 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
         """Lodge an application at the counter for a citizen who came in person or sent a proxy."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = self.counter_form(request.POST or None, request.FILES or None)
+        looked_up = self.look_up_applicant(request)
+        initial = {"applicant_id_number": looked_up.id_number} if looked_up.person else {}
+        form = self.counter_form(request.POST or None, request.FILES or None, **self.counter_form_options(request),
+                                 initial=initial)
         if request.method == "POST" and form.is_valid():
             try:
                 application = self.lodge_at_counter(request, form.cleaned_data)
@@ -503,8 +518,32 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts, "form": form, "title": self.counter_title, "media": self.media + form.media,
+            "looked_up": looked_up,
         }
         return TemplateResponse(request, self.counter_template, context)
+
+    def counter_form_options(self, request):
+        return {}
+
+    def look_up_applicant(self, request):
+        """Find the person whose ID number the clerk typed first, among those enrolled in the clerk's regions.
+
+        The clerk reads the name back to the citizen before going on; a number outside the clerk's
+        regions finds nobody, so the counter cannot be used to look people up elsewhere.
+        """
+        term = request.GET.get("lookup", "").strip().upper()
+        if not term:
+            return Lookup(term, None, "")
+        try:
+            parse_id_number(term)
+        except ValidationError as error:
+            return Lookup(term, None, error.messages[0])
+        found = Person.objects.filter(id_number=term, enrolments__region__in=regions_of(request.user)).distinct()
+        record_id_number_search(request=request, term=term, found=found)
+        person = found.first()
+        if person is None:
+            return Lookup(term, None, _("本统筹区的参保登记中没有这个身份证号码，请核对证件。"))
+        return Lookup(term, person, "")
 
     def next_view(self, request, object_id):
         """Open the next application of the same queue that the user may act on, or the queue once it is done."""

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.templatetags.portal import yuan
-from accounts.scoping import RegionListFilter, RegionScopedAdmin
+from accounts.scoping import RegionListFilter, RegionScopedAdmin, regions_of
 from review.admin import Decision, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work, noted_decision
 
 from . import forms, services
@@ -136,8 +136,8 @@ DECISIONS = {
         gettext_lazy("上传材料"), gettext_lazy("材料已上传。"),
         form=lambda application, data, files: forms.CounterUploadForm(
             data, files, kinds=services.accepted_kinds(application)),
-        perform=lambda application, user, data: services.add_withdrawal_material(
-            application=application, kind=data["kind"], uploaded_file=data["file"], actor=user),
+        perform=lambda application, user, data: services.add_withdrawal_materials(
+            application=application, files=data["files"], actor=user),
         allowed=_when(_at_counter(lambda application: application.is_editable), _fixed(services.COUNTER)),
     ),
     "bank": Decision(
@@ -187,7 +187,9 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
     list_display = [
         "number", "applicant_masked", "reason", "status", "deadline", "days_left", "overdue",
     ]
-    list_filter = [QueueFilter, "status", OverdueFilter, "reason", ("region", RegionListFilter)]
+    list_filter = [
+        QueueFilter, "status", OverdueFilter, ("reason", admin.RelatedOnlyFieldListFilter), ("region", RegionListFilter),
+    ]
     list_select_related = ["applicant", "reason"]
     search_help_text = gettext_lazy("按申请编号或身份证号码（申请人或已故参保人）精确查找。")
     decisions = DECISIONS
@@ -282,6 +284,9 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
     counter_template = "withdrawals/admin/counter_start.html"
     counter_title = gettext_lazy("窗口代办提取申请")
     counter_done = gettext_lazy("申请已创建，请上传材料后代为提交。")
+
+    def counter_form_options(self, request):
+        return {"regions": regions_of(request.user)}
 
     def lodge_at_counter(self, request, data):
         return services.start_counter_withdrawal(clerk=request.user, **data)

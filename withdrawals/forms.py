@@ -121,7 +121,7 @@ class CounterWithdrawalForm(BankAccountForm):
     applicant_id_number = IdNumberField(
         label=_("申请人身份证号码"), help_text=_("参保人本人申请的填本人；参保人死亡的填继承人。")
     )
-    reason = forms.ModelChoiceField(label=_("提取原因"), queryset=WithdrawalReason.objects.filter(enabled=True))
+    reason = forms.ModelChoiceField(label=_("提取原因"), queryset=WithdrawalReason.objects.none())
     holder_id_number = IdNumberField(
         label=_("已故参保人身份证号码"), required=False, help_text=_("仅参保人死亡时填写。")
     )
@@ -133,7 +133,20 @@ class CounterWithdrawalForm(BankAccountForm):
         label=_("代办人姓名"), max_length=50, required=False,
         help_text=_("由他人代为办理的填写；申请人本人办理的不填。代办人须提供委托书。"),
     )
-    proxy_id_number = IdNumberField(label=_("代办人身份证号码"), required=False)
+    proxy_id_number = IdNumberField(
+        label=_("代办人身份证号码"), required=False, help_text=_("代办人的身份证须作为材料上传。")
+    )
+
+    # In the order a clerk works: who applies, why, who acts for them, then where the money goes.
+    field_order = [
+        "applicant_id_number", "reason", "holder_id_number", "heir_relation", "proxy_name", "proxy_id_number",
+        "bank_name", "bank_account_number", "bank_account_holder",
+    ]
+
+    def __init__(self, *args, regions, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The reasons a citizen of the clerk's regions could choose online, and no other.
+        self.fields["reason"].queryset = WithdrawalReason.objects.offered_in_any(regions)
 
     def clean(self):
         cleaned = super().clean()
@@ -217,9 +230,20 @@ class CounterSubmitForm(forms.Form):
 
 
 class CounterUploadForm(forms.Form):
-    kind = forms.ChoiceField(label=_("材料类别"))
-    file = material_file_field()
+    """Every material the clerk scanned, in one upload: a file field for each kind the application takes."""
 
     def __init__(self, *args, kinds, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = list(kinds.items())
+        for code, label in kinds.items():
+            field = material_file_field()
+            field.label, field.required = label, False
+            self.fields[f"file_{code}"] = field
+        self.kinds = kinds
+
+    def clean(self):
+        cleaned = super().clean()
+        files = [(code, cleaned.get(f"file_{code}")) for code in self.kinds]
+        cleaned["files"] = [(code, upload) for code, upload in files if upload]
+        if not cleaned["files"] and not self.errors:
+            raise ValidationError(_("请至少选择一个文件。"))
+        return cleaned

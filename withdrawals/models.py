@@ -14,6 +14,9 @@ from review.models import Application
 # A proxy acting for a citizen at the counter brings a signed authorisation; it is never required online.
 AUTHORISATION_KIND = "authorisation"
 AUTHORISATION_LABEL = _("委托书（代办人办理时提供）")
+# The proxy's own ID card, which the clerk checks and keeps a scan of beside the authorisation.
+PROXY_ID_CARD_KIND = "proxy_id_card"
+PROXY_ID_CARD_LABEL = _("代办人身份证")
 
 
 class WithdrawalReasonQuerySet(models.QuerySet):
@@ -24,6 +27,11 @@ class WithdrawalReasonQuerySet(models.QuerySet):
         if region is not None:
             applies |= Exists(restricted.filter(region_id=region.pk))
         return self.filter(applies, enabled=True)
+
+    def offered_in_any(self, regions):
+        """Return the enabled reasons that apply in at least one of `regions` (a queryset of regions)."""
+        restricted = WithdrawalReason.regions.through.objects.filter(withdrawalreason_id=OuterRef("pk"))
+        return self.filter(~Exists(restricted) | Exists(restricted.filter(region__in=regions)), enabled=True)
 
 
 class WithdrawalReason(models.Model):

@@ -30,7 +30,9 @@ from review.calendar import add_working_days
 from review.models import new_application_number
 from review.transitions import TransitionError, record_creation, transition
 
-from .models import AUTHORISATION_KIND, AUTHORISATION_LABEL, WithdrawalApplication
+from .models import (
+    AUTHORISATION_KIND, AUTHORISATION_LABEL, PROXY_ID_CARD_KIND, PROXY_ID_CARD_LABEL, WithdrawalApplication,
+)
 
 Status = WithdrawalApplication.Status
 
@@ -90,10 +92,14 @@ def accepted_kinds(application):
 
 
 def material_kinds_for(reason, *, proxy):
-    """Return the kinds a new application asks for: the reason's, and the authorisation when a proxy acts."""
+    """Return the kinds a new application asks for: the reason's, and when a proxy acts, the proxy's own ID
+    card and the authorisation."""
     kinds = reason.material_kinds()
     if proxy:
-        kinds.append({"code": AUTHORISATION_KIND, "label": str(AUTHORISATION_LABEL), "required": True})
+        kinds += [
+            {"code": PROXY_ID_CARD_KIND, "label": str(PROXY_ID_CARD_LABEL), "required": True},
+            {"code": AUTHORISATION_KIND, "label": str(AUTHORISATION_LABEL), "required": True},
+        ]
     return kinds
 
 
@@ -309,18 +315,42 @@ def add_withdrawal_material(*, application, kind, uploaded_file, actor):
     _check_acts_for_applicant(application, actor)
     if kind not in accepted_kinds(application):
         raise ServiceError(_("此申请不需要这类材料。"), code="unknown_kind")
-    try:
-        material = review_materials.add_material(
-            application=application, kind=kind, uploaded_file=uploaded_file, actor=actor
-        )
-    except ValidationError as error:
-        raise ServiceError(" ".join(error.messages), code=error.code or "bad_file") from None
+    return _add_checked(application, kind, uploaded_file, actor, None)
+
+
+def _mark_what_it_replaces(application, kind, material):
     if application.status == Status.RETURNED and kind in application.missing_kinds and application.returned_at:
         # The file a return found wanting is kept for the record, marked as replaced by the new one.
         earlier = review_materials.materials_of(application).filter(
             kind=kind, uploaded_at__lte=application.returned_at
         )
         review_materials.mark_replaced(earlier=earlier, replacement=material)
+
+
+def add_withdrawal_materials(*, application, files, actor):
+    """Attach several files at once, [(kind, file), ...]: each checked before any is stored."""
+    _check_acts_for_applicant(application, actor)
+    kinds = accepted_kinds(application)
+    if any(kind not in kinds for kind, _upload in files):
+        raise ServiceError(_("此申请不需要这类材料。"), code="unknown_kind")
+    try:
+        # Every file is checked first, so that a bad one stores none of them.
+        checked = [(kind, upload, review_materials.check_upload(upload)) for kind, upload in files]
+    except ValidationError as error:
+        raise ServiceError(" ".join(error.messages), code=error.code or "bad_file") from None
+    return [
+        _add_checked(application, kind, upload, actor, result) for kind, upload, result in checked
+    ]
+
+
+def _add_checked(application, kind, upload, actor, checked):
+    try:
+        material = review_materials.add_material(
+            application=application, kind=kind, uploaded_file=upload, actor=actor, checked=checked
+        )
+    except ValidationError as error:
+        raise ServiceError(" ".join(error.messages), code=error.code or "bad_file") from None
+    _mark_what_it_replaces(application, kind, material)
     return material
 
 

@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -241,18 +242,62 @@ def test_a_clerk_opens_for_a_proxy_uploads_the_authorisation_and_submits(reviewe
     assert response.status_code == 302 and response["Location"] == change_url(application)
     assert application.counter_clerk is not None
     assert (application.proxy_name, application.proxy_id_number) == ("王芳", "330203198702140028")
-    for kind in ("id_card", "settlement_proof"):
-        reviewer_client.post(decide_url(application, "upload"), {"kind": kind, "file": png_upload()})
-    # With a proxy acting, the authorisation is required: submission waits for it.
+    # Several files in one upload, a kind each.
+    reviewer_client.post(
+        decide_url(application, "upload"), {"file_id_card": png_upload(), "file_settlement_proof": png_upload()}
+    )
+    # With a proxy acting, the proxy's ID card and the authorisation are required: submission waits for them.
     response = reviewer_client.post(decide_url(application, "submit"), {"declaration": "on"})
-    assert any("委托书" in text for text in texts(response))
+    assert any("委托书" in text and "代办人身份证" in text for text in texts(response))
     assert refreshed(application).status == Status.DRAFT
-    reviewer_client.post(decide_url(application, "upload"), {"kind": AUTHORISATION_KIND, "file": png_upload()})
+    reviewer_client.post(
+        decide_url(application, "upload"),
+        {f"file_{AUTHORISATION_KIND}": png_upload(), "file_proxy_id_card": png_upload("代办人.png")},
+    )
     assert sorted(materials_of(application).values_list("kind", flat=True)) == sorted(
-        ["id_card", "settlement_proof", AUTHORISATION_KIND]
+        ["id_card", "settlement_proof", "proxy_id_card", AUTHORISATION_KIND]
     )
     reviewer_client.post(decide_url(application, "submit"), {"declaration": "on"})
     assert refreshed(application).status == Status.SUBMITTED
+
+
+def test_a_bad_file_in_one_upload_stores_none_of_them(reviewer_client, stopped_applicant):
+    reviewer_client.post(reverse("admin:withdrawals_withdrawalapplication_add"), counter_form(stopped_applicant))
+    application = WithdrawalApplication.objects.get()
+    fake = SimpleUploadedFile("证明.png", b"not an image at all", content_type="image/png")
+    response = reviewer_client.post(
+        decide_url(application, "upload"), {"file_id_card": png_upload(), "file_settlement_proof": fake}
+    )
+    assert response.status_code == 200
+    assert not materials_of(application).exists()
+
+
+def test_the_counter_looks_the_applicants_name_up_in_the_clerks_regions_only(
+    reviewer_client, stopped_applicant, outsider
+):
+    add = reverse("admin:withdrawals_withdrawalapplication_add")
+    html = reviewer_client.get(add, {"lookup": stopped_applicant.id_number}).content.decode()
+    assert f"参保登记姓名：<strong>{stopped_applicant.name}</strong>" in html
+    assert f'value="{stopped_applicant.id_number}"' in html
+    # 陈明 is enrolled in 东莞 only: a 宁波 clerk finds nobody.
+    html = reviewer_client.get(add, {"lookup": outsider.id_number}).content.decode()
+    assert outsider.name not in html and "本统筹区的参保登记中没有这个身份证号码" in html
+    assert "校验位" in reviewer_client.get(add, {"lookup": "330203198501011230"}).content.decode()
+
+
+def test_the_counter_asks_first_for_the_applicant_then_the_reason_then_the_proxy_then_the_bank(
+    reviewer_client, stopped_applicant
+):
+    html = reviewer_client.get(reverse("admin:withdrawals_withdrawalapplication_add")).content.decode()
+    positions = [html.index(f'name="{name}"') for name in (
+        "applicant_id_number", "reason", "proxy_name", "proxy_id_number", "bank_name"
+    )]
+    assert positions == sorted(positions)
+
+
+def test_the_counter_offers_only_the_reasons_a_citizen_could_choose(reviewer_client, stopped_applicant):
+    html = reviewer_client.get(reverse("admin:withdrawals_withdrawalapplication_add")).content.decode()
+    assert "出国（境）定居" in html and "长期异地居住" not in html.split('name="reason"')[1].split("</select>")[0]
 
 
 def test_without_a_proxy_the_counter_takes_no_authorisation(reviewer_client, stopped_applicant):
