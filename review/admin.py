@@ -479,6 +479,7 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts, "original": application, "decision": step, "form": form,
             "title": f"{step.label}：{application.number}", "media": self.media + form.media,
+            "materials_panel": material_panel(self, application),
             "back_url": self.desk_url("change", application.pk)
             + (f"?{urlencode({'_changelist_filters': filters})}" if filters else ""),
             **self.decision_context(request, application),
