@@ -75,7 +75,7 @@ def money_went_to_the_bank_once(number):
     paid = sum(a.amount for a in in_region.filter(status=WithdrawalApplication.Status.PAID))
     assert system_account(region, Account.Kind.WITHDRAWALS_PAYABLE).balance == approved
     assert system_account(region, Account.Kind.PAID_OUT).balance == paid
-    assert application.amount == Decimal("2000.00") and application.status == WithdrawalApplication.Status.PAID
+    assert (application.amount, application.status) == (Decimal("2000.00"), WithdrawalApplication.Status.PAID)
     withdrawals = JournalTransaction.objects.filter(
         kind=JournalTransaction.Kind.WITHDRAWAL, entries__account=application.account
     ).distinct()

@@ -189,7 +189,8 @@ def noted_decision(label, done, service, allowed):
     return Decision(
         label, done,
         form=lambda application, data, files: NoteForm(data),
-        perform=lambda application, user, data: service(application=application, actor=user, note=data["note"]),
+        perform=lambda application, user, data: service(
+            application=application, actor=user, note=data["note"]),
         allowed=allowed, inline=True,
     )
 
@@ -434,12 +435,12 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
             if form is not None:
                 # Several forms on one page: each field's id names its decision.
                 form.auto_id = f"id_{key}_%s"
-            offered.append({"label": decision.label, "url": self.desk_url("decide", application.pk, key) + suffix,
-                            "form": form})
+            url = self.desk_url("decide", application.pk, key) + suffix
+            offered.append({"label": decision.label, "url": url, "form": form})
         return offered
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        """Show the application: its materials beside the decisions the user may take; 404 outside the regions."""
+        """Show the application, its materials beside the user's decisions; 404 outside the regions."""
         application = self.scoped_application(request, object_id)
         warn_about_unknown_years(request, *(getattr(application, field) for field in self.deadline_fields))
         filters = request.GET.get("_changelist_filters", "")
@@ -447,7 +448,8 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
             **(extra_context or {}),
             "decisions": self.offered_decisions(request, application),
             "materials_panel": material_panel(self, application),
-            "next_url": self.desk_url("next", application.pk) + "?" + urlencode({"_changelist_filters": filters}),
+            "next_url": self.desk_url("next", application.pk) + "?"
+            + urlencode({"_changelist_filters": filters}),
             "just_decided": request.GET.get("decided") == "1",
             "receipts": [
                 (printing.RECEIPT_TITLES[kind], self.desk_url("receipt", application.pk, kind))
@@ -506,8 +508,9 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
             raise PermissionDenied
         looked_up = self.look_up_applicant(request)
         initial = {"applicant_id_number": looked_up.id_number} if looked_up.person else {}
-        form = self.counter_form(request.POST or None, request.FILES or None, **self.counter_form_options(request),
-                                 initial=initial)
+        form = self.counter_form(
+            request.POST or None, request.FILES or None, initial=initial, **self.counter_form_options(request)
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 application = self.lodge_at_counter(request, form.cleaned_data)
@@ -539,7 +542,8 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
             parse_id_number(term)
         except ValidationError as error:
             return Lookup(term, None, error.messages[0])
-        found = Person.objects.filter(id_number=term, enrolments__region__in=regions_of(request.user)).distinct()
+        regions = regions_of(request.user)
+        found = Person.objects.filter(id_number=term, enrolments__region__in=regions).distinct()
         record_id_number_search(request=request, term=term, found=found)
         person = found.first()
         if person is None:
@@ -547,7 +551,7 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, admin.ModelAdmin):
         return Lookup(term, person, "")
 
     def next_view(self, request, object_id):
-        """Open the next application of the same queue that the user may act on, or the queue once it is done."""
+        """Open the next application of the same queue that the user may act on, or the queue once done."""
         filters = request.GET.get("_changelist_filters", "")
         following = self.next_in_queue(request, object_id, filters)
         if following is None:

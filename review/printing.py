@@ -96,7 +96,7 @@ def receipt(application, kind, *, business, facts):
         notes.insert(0, _("请凭申请编号查询办理进度；办理期限按工作日计算，补正后重新提交的，从重新提交之日起重新计算。"))
     return Paper(
         title=title, subtitle=f"{business} · {_('申请编号')} {application.number}",
-        sections=[Section(_("申请信息"), rows), Section(_("办理情况"), facts)] if facts else [Section(_("申请信息"), rows)],
+        sections=[Section(_("申请信息"), rows), *([Section(_("办理情况"), facts)] if facts else [])],
         notes=notes, filename=f"{'receipt' if kind == LODGED else 'completion'}-{application.number}",
     )
 

@@ -137,8 +137,9 @@ class TransferApplicationAdmin(ReviewDeskAdmin):
         "number", "applicant_masked", "route", "status", "deadline", "days_left", "overdue",
     ]
     list_filter = [
-        QueueFilter, "status", AwaitingFilter, OverdueFilter, ("old_region", admin.RelatedOnlyFieldListFilter),
-        ("new_region", admin.RelatedOnlyFieldListFilter), "province_wide",
+        QueueFilter, "status", AwaitingFilter, OverdueFilter,
+        ("old_region", admin.RelatedOnlyFieldListFilter), ("new_region", admin.RelatedOnlyFieldListFilter),
+        "province_wide",
     ]
     list_select_related = ["applicant", "old_region", "new_region"]
     search_help_text = gettext_lazy("按申请编号或申请人身份证号码精确查找。")
@@ -254,7 +255,7 @@ class TransferApplicationAdmin(ReviewDeskAdmin):
 
     def lodge_at_counter(self, request, data):
         return services.apply_at_counter(
-            clerk=request.user, applicant_id_number=data["applicant_id_number"], old_region=data["old_region"],
-            new_region=data["new_region"], reason=data["reason"], reason_note=data["reason_note"],
-            id_card=data["id_card"],
+            clerk=request.user, applicant_id_number=data["applicant_id_number"],
+            old_region=data["old_region"], new_region=data["new_region"], reason=data["reason"],
+            reason_note=data["reason_note"], id_card=data["id_card"],
         )

@@ -44,8 +44,9 @@ def seed():
             continue
         if not person.enrolments.filter(status=Enrolment.Status.ACTIVE).exists():
             record_enrolment(
-                person=person, region=Region.objects.get(code=new), insurance_type=Enrolment.InsuranceType.EMPLOYEE,
-                employment=Enrolment.Employment.IN_SERVICE, contribution_base=Decimal("7200.00"),
+                person=person, region=Region.objects.get(code=new),
+                insurance_type=Enrolment.InsuranceType.EMPLOYEE, employment=Enrolment.Employment.IN_SERVICE,
+                contribution_base=Decimal("7200.00"),
             )
         application = bring_to(person, old, new, state)
         if overdue:

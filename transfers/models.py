@@ -172,10 +172,12 @@ class TransferApplication(Application):
             models.Index(fields=["new_region", "status"], name="transfer_new_region_status"),
             models.Index(fields=["old_region", "status"], name="transfer_old_region_status"),
             models.Index(
-                fields=["old_region", "next_due"], name="transfer_out_queue", condition=Q(next_due__isnull=False)
+                fields=["old_region", "next_due"], name="transfer_out_queue",
+                condition=Q(next_due__isnull=False),
             ),
             models.Index(
-                fields=["new_region", "next_due"], name="transfer_in_queue", condition=Q(next_due__isnull=False)
+                fields=["new_region", "next_due"], name="transfer_in_queue",
+                condition=Q(next_due__isnull=False),
             ),
         ]
         constraints = [

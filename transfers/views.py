@@ -117,7 +117,8 @@ def record(request, pk):
     application = _own_application(request, pk, DETAIL_RELATED + ("old_enrolment", "new_enrolment"))
     return render(request, "transfers/record.html", {
         "application": application, "paper": record_paper(application) if application.has_record else None,
-        "pdf_url": reverse("transfers:record_pdf", args=[pk]), "back_url": reverse("transfers:detail", args=[pk]),
+        "pdf_url": reverse("transfers:record_pdf", args=[pk]),
+        "back_url": reverse("transfers:detail", args=[pk]),
     })
 
 

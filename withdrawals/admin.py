@@ -188,7 +188,8 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
         "number", "applicant_masked", "reason", "status", "deadline", "days_left", "overdue",
     ]
     list_filter = [
-        QueueFilter, "status", OverdueFilter, ("reason", admin.RelatedOnlyFieldListFilter), ("region", RegionListFilter),
+        QueueFilter, "status", OverdueFilter, ("reason", admin.RelatedOnlyFieldListFilter),
+        ("region", RegionListFilter),
     ]
     list_select_related = ["applicant", "reason"]
     search_help_text = gettext_lazy("按申请编号或身份证号码（申请人或已故参保人）精确查找。")

@@ -47,8 +47,11 @@ def seed():
     made = 0
     for index, row in enumerate(DESK, start=1):
         name, region_code, balance, reason_code, state, overdue = row
-        id_number = demo_id_number(region_code, datetime.date(1968 + index, index % 12 + 1, 10 + index), 500 + index)
-        person = demo_citizen(name=name, id_number=id_number, region_code=region_code, balance=balance, stopped=True)
+        born = datetime.date(1968 + index, index % 12 + 1, 10 + index)
+        id_number = demo_id_number(region_code, born, 500 + index)
+        person = demo_citizen(
+            name=name, id_number=id_number, region_code=region_code, balance=balance, stopped=True
+        )
         if WithdrawalApplication.objects.filter(applicant=person).exists():
             continue
         bring_to(person, region_code, reason_code, state)
@@ -71,7 +74,9 @@ def bring_to(person, region_code, reason_code, state):
             demo_pdf(f"{kind['label']}.pdf", kind["label"], [f"姓名：{person.name}", "（演示材料）"])
             if kind["code"] != "id_card" else demo_image("身份证.png")
         )
-        services.add_withdrawal_material(application=application, kind=kind["code"], uploaded_file=upload, actor=reviewer)
+        services.add_withdrawal_material(
+            application=application, kind=kind["code"], uploaded_file=upload, actor=reviewer
+        )
     if state == Status.DRAFT:
         return
     services.submit_withdrawal(application=application, actor=reviewer, declaration_accepted=True)
@@ -101,7 +106,8 @@ def bring_to(person, region_code, reason_code, state):
 def make_overdue(application, days):
     """Move the application's dates back so that its running deadline passed `days` working days ago."""
     today = timezone.localdate()
-    started = today - datetime.timedelta(days=7 + 2 * days + (5 if application.status != Status.SUBMITTED else 0))
+    waiting_for_payment = application.status != Status.SUBMITTED
+    started = today - datetime.timedelta(days=7 + 2 * days + (5 if waiting_for_payment else 0))
     first_review_due = add_working_days(started, 5)
     payment_due = add_working_days(started, 10)
     if application.status == Status.SUBMITTED:
@@ -110,5 +116,6 @@ def make_overdue(application, days):
         payment_due = today - datetime.timedelta(days=days)
     next_due = first_review_due if application.status == Status.SUBMITTED else payment_due
     WithdrawalApplication.objects.filter(pk=application.pk).update(
-        clock_started_on=started, first_review_due=first_review_due, payment_due=payment_due, next_due=next_due,
+        clock_started_on=started, first_review_due=first_review_due, payment_due=payment_due,
+        next_due=next_due,
     )

@@ -319,7 +319,8 @@ def add_withdrawal_material(*, application, kind, uploaded_file, actor):
 
 
 def _mark_what_it_replaces(application, kind, material):
-    if application.status == Status.RETURNED and kind in application.missing_kinds and application.returned_at:
+    returned = application.status == Status.RETURNED and application.returned_at
+    if returned and kind in application.missing_kinds:
         # The file a return found wanting is kept for the record, marked as replaced by the new one.
         earlier = review_materials.materials_of(application).filter(
             kind=kind, uploaded_at__lte=application.returned_at
@@ -584,14 +585,15 @@ def confirm_payout_withdrawal(*, application, actor, voucher_number, paid_on, no
                 "您的提取申请（%(number)s）已办结：¥%(amount)s 已于%(day)s转入%(bank)s尾号%(tail)s的账户"
                 "（银行流水号 %(voucher)s），请注意查收。"
             ) % {"number": application.number, "amount": f"{amount:,.2f}", "bank": application.bank_name,
-                 "tail": application.bank_account_number[-4:], "day": _day(paid_on), "voucher": voucher_number})
+                 "tail": application.bank_account_number[-4:], "day": _day(paid_on),
+                 "voucher": voucher_number})
     except ledger.LedgerError as error:
         raise ServiceError(error.message, code=error.code) from None
     return application
 
 
 def reverse_payout_withdrawal(*, application, actor, reason, note=""):
-    """Record that the bank returned the payment, with the bank's reason: the money goes back, the account reopens."""
+    """Record the bank's return of the payment with its reason: the money goes back, the account reopens."""
     _check_desk(actor, application)
     reason = (reason or "").strip()
     if not reason:

@@ -60,13 +60,15 @@ def test_the_home_counts_the_regions_steps(client, submitted, nb_clerk, dg_clerk
 
 def test_a_transfer_page_shows_the_id_card_beside_the_steps(client, submitted, nb_clerk):
     client.force_login(nb_clerk)
-    html = client.get(reverse("admin:transfers_transferapplication_change", args=[submitted.pk])).content.decode()
+    url = reverse("admin:transfers_transferapplication_change", args=[submitted.pk])
+    html = client.get(url).content.decode()
     assert "身份证（正反面）图片" in html and "?inline=1" in html
     assert 'class="button default desk__offered">受理</button>' in html
 
 
 def test_the_counter_reads_the_applicants_name_back_first(client, moving, nb_clerk):
     client.force_login(nb_clerk)
-    html = client.get(reverse("admin:transfers_transferapplication_add"), {"lookup": moving.id_number}).content.decode()
+    add = reverse("admin:transfers_transferapplication_add")
+    html = client.get(add, {"lookup": moving.id_number}).content.decode()
     assert f"参保登记姓名：<strong>{moving.name}</strong>" in html
     assert html.index('name="lookup"') < html.index('name="old_region"')

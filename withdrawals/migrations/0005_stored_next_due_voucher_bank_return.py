@@ -5,7 +5,9 @@ from django.db import migrations, models
 from django.db.models import F
 
 # The deadline each waiting status runs on, as the model's DEADLINE_FIELDS says today.
-DEADLINE_FIELDS = {"submitted": "first_review_due", "first_reviewed": "payment_due", "approved": "payment_due"}
+DEADLINE_FIELDS = {
+    "submitted": "first_review_due", "first_reviewed": "payment_due", "approved": "payment_due",
+}
 
 
 def fill_next_due(apps, schema_editor):

@@ -116,7 +116,10 @@ def approved(first_reviewed, desk_approver):
 
 @pytest.fixture
 def paid(approved, desk_approver):
-    return services.confirm_payout_withdrawal(application=approved, actor=desk_approver, voucher_number="B2026120500017", paid_on=timezone.localdate())
+    return services.confirm_payout_withdrawal(
+        application=approved, actor=desk_approver, voucher_number="B2026120500017",
+        paid_on=timezone.localdate(),
+    )
 
 
 @pytest.fixture

@@ -88,7 +88,9 @@ def test_search_never_compares_id_numbers_with_like(reviewer_client, application
 
 
 def test_the_overdue_filter(reviewer_client, application, stopped_applicant):
-    WithdrawalApplication.objects.filter(pk=application.pk).update(first_review_due=datetime.date(2020, 1, 2), next_due=datetime.date(2020, 1, 2))
+    WithdrawalApplication.objects.filter(pk=application.pk).update(
+        first_review_due=datetime.date(2020, 1, 2), next_due=datetime.date(2020, 1, 2)
+    )
     overdue = reviewer_client.get(QUEUE, {"overdue": "yes"}).content.decode()
     assert application.number in overdue
     assert application.number not in reviewer_client.get(QUEUE, {"overdue": "no"}).content.decode()
@@ -160,9 +162,12 @@ def test_first_review_then_approval_then_payment_through_the_admin(client, appli
     client.post(decide_url(application, "pay"), {"voucher_number": "", "paid_on": "2026-01-05", "note": ""})
     assert refreshed(application).status == Status.APPROVED
 
-    client.post(decide_url(application, "pay"), {"voucher_number": "B20261124001", "paid_on": "2026-01-05", "note": ""})
+    voucher = {"voucher_number": "B20261124001", "paid_on": "2026-01-05", "note": ""}
+    client.post(decide_url(application, "pay"), voucher)
     row = refreshed(application)
-    assert (row.status, row.voucher_number, row.paid_on) == (Status.PAID, "B20261124001", datetime.date(2026, 1, 5))
+    assert (row.status, row.voucher_number, row.paid_on) == (
+        Status.PAID, "B20261124001", datetime.date(2026, 1, 5)
+    )
     assert row.payout_journal is not None
     assert ledger.audit() == []
 
@@ -244,7 +249,8 @@ def test_a_clerk_opens_for_a_proxy_uploads_the_authorisation_and_submits(reviewe
     assert (application.proxy_name, application.proxy_id_number) == ("王芳", "330203198702140028")
     # Several files in one upload, a kind each.
     reviewer_client.post(
-        decide_url(application, "upload"), {"file_id_card": png_upload(), "file_settlement_proof": png_upload()}
+        decide_url(application, "upload"),
+        {"file_id_card": png_upload(), "file_settlement_proof": png_upload()},
     )
     # With a proxy acting, the proxy's ID card and the authorisation are required: submission waits for them.
     response = reviewer_client.post(decide_url(application, "submit"), {"declaration": "on"})
@@ -262,7 +268,8 @@ def test_a_clerk_opens_for_a_proxy_uploads_the_authorisation_and_submits(reviewe
 
 
 def test_a_bad_file_in_one_upload_stores_none_of_them(reviewer_client, stopped_applicant):
-    reviewer_client.post(reverse("admin:withdrawals_withdrawalapplication_add"), counter_form(stopped_applicant))
+    add = reverse("admin:withdrawals_withdrawalapplication_add")
+    reviewer_client.post(add, counter_form(stopped_applicant))
     application = WithdrawalApplication.objects.get()
     fake = SimpleUploadedFile("证明.png", b"not an image at all", content_type="image/png")
     response = reviewer_client.post(
@@ -449,7 +456,9 @@ def test_overdue_applications_carry_a_red_text_badge_and_come_first(reviewer_cli
     make_citizen_user(later)
     stop(later)
     newer = submitted(later)
-    WithdrawalApplication.objects.filter(pk=application.pk).update(first_review_due=datetime.date(2020, 1, 2), next_due=datetime.date(2020, 1, 2))
+    WithdrawalApplication.objects.filter(pk=application.pk).update(
+        first_review_due=datetime.date(2020, 1, 2), next_due=datetime.date(2020, 1, 2)
+    )
     html = reviewer_client.get(QUEUE).content.decode()
     assert html.count('<strong class="overdue-badge">已超期</strong>') == 1
     assert "review/desk" in html and ".css" in html

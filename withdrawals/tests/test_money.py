@@ -116,7 +116,10 @@ def test_payout_needs_the_pay_permission(approved):
     clerk = make_staff("cashier", "330200")
     grant(clerk, "approve_withdrawal")
     with pytest.raises(NoPermission):
-        services.confirm_payout_withdrawal(application=approved, actor=clerk, voucher_number="B2026120500017", paid_on=timezone.localdate())
+        services.confirm_payout_withdrawal(
+            application=approved, actor=clerk, voucher_number="B2026120500017",
+            paid_on=timezone.localdate(),
+        )
 
 
 def test_a_bank_return_after_payout_reverses_both_and_reopens_the_account(paid, desk_approver):
@@ -187,7 +190,10 @@ def test_the_frozen_check_at_approval_comes_before_the_ledger(first_reviewed, de
 
 def test_payment_before_approval_is_not_allowed(first_reviewed, desk_approver):
     with pytest.raises(NotAllowed):
-        services.confirm_payout_withdrawal(application=first_reviewed, actor=desk_approver, voucher_number="B2026120500017", paid_on=timezone.localdate())
+        services.confirm_payout_withdrawal(
+            application=first_reviewed, actor=desk_approver, voucher_number="B2026120500017",
+            paid_on=timezone.localdate(),
+        )
     assert refreshed(first_reviewed).status == Status.FIRST_REVIEWED
     assert not JournalTransaction.objects.filter(kind=JournalTransaction.Kind.PAYOUT).exists()
 

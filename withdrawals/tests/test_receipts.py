@@ -31,7 +31,8 @@ def test_the_citizen_prints_the_lodging_receipt_from_the_application_page(client
     html = client.get(receipt_url(lodged, "lodged")).content.decode()
     assert "<title>受理回执" in html and "<h1 id=\"paper-title\">受理回执</h1>" in html
     assert lodged.number in html and "宁波市医疗保障局" in html
-    assert f"{lodged.first_review_due.year}年{lodged.first_review_due.month}月{lodged.first_review_due.day}日" in html
+    due = lodged.first_review_due
+    assert f"{due.year}年{due.month}月{due.day}日" in html
     pdf = client.get(receipt_url(lodged, "lodged", pdf=True))
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
 

@@ -154,7 +154,7 @@ def test_a_proxy_at_the_counter_makes_the_authorisation_required(stopped_applica
         stopped_applicant, actor=desk_reviewer, counter_clerk=desk_reviewer,
         proxy_name="王芳", proxy_id_number="330203198702140028",
     )
-    # The proxy's own ID card and the authorisation (DOMAIN: a proxy brings an authorisation, kept as a material).
+    # The proxy's own ID card and the authorisation (DOMAIN: a proxy brings one, kept as a material).
     assert list(services.missing_kinds(application)) == [
         "id_card", "settlement_proof", "proxy_id_card", AUTHORISATION_KIND
     ]
