@@ -28,7 +28,7 @@ def demo_citizen(*, name, id_number, region_code, balance, stopped=False, months
     """
     person, created = Person.objects.get_or_create(
         id_number=id_number,
-        defaults={"name": name, "phone": f"139{id_number[-8:]}"[:11], "card_number": f"C{id_number}"},
+        defaults={"name": name, "phone": f"139{id_number[-9:-1]}", "card_number": f"C{id_number}"},
     )
     if not created:
         return person

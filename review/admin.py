@@ -89,7 +89,7 @@ class StatusLabels:
 class EventAdmin(StatusLabels, ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["created_at", "content_type", "object_id", "from_label", "to_label", "actor", "note"]
     list_filter = ["content_type"]
-    list_select_related = ["content_type", "actor"]
+    list_select_related = ["content_type", "actor__staff_profile"]
     search_fields = ["=object_id", "actor__username"]
     date_hierarchy = "created_at"
 

@@ -593,7 +593,7 @@ class SuspensionAdmin(ExactPersonSearch, ReadOnlyAdmin, RegionScopedAdmin, admin
     region_lookup = "case__region"
     person_fields = ("person",)
     list_display = ["person_masked", "months", "starts_on", "ends_on", "in_force", "case_link", "created_by"]
-    list_select_related = ["person", "case", "created_by"]
+    list_select_related = ["person", "case", "created_by__staff_profile"]
     list_filter = [InForceFilter, ("case__region", RegionListFilter)]
     search_fields = ["person__id_number"]
     fields = ["person_full", "case_link", "months", "starts_on", "ends_on", "created_by", "created_at"]
