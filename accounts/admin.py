@@ -47,6 +47,7 @@ from .models import (
     citizens_today,
 )
 from .scoping import RegionListFilter, RegionScopedAdmin, regions_of
+from .templatetags.portal import yuan
 from .second_factor import reset_second_factor
 from .services import ServiceError
 
@@ -183,6 +184,17 @@ class HistoryAdmin(SimpleHistoryAdmin):
         if request.method == "POST":
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+def money_column(field_name, description):
+    """Return an admin column showing the amount in `field_name` as citizens read it: ¥1,234.56."""
+
+    @admin.display(description=description, ordering=field_name)
+    def column(self, obj):
+        return yuan(getattr(obj, field_name))
+
+    column.__name__ = f"{field_name}_yuan"
+    return column
 
 
 class ReadOnlyAdmin:
@@ -776,7 +788,8 @@ class AccountStatusChangeInline(ReadOnlyInline, admin.TabularInline):
 class AccountAdmin(RecordsDataAccess, PersonSearchMixin, RegionScopedAdmin, admin.ModelAdmin):
     access_label = _("个人账户")
     person_prefix = "enrolment__person__"
-    list_display = ("number", "holder", "kind", "region", "status", "balance", "hold")
+    list_display = ("number", "holder", "kind", "region", "status", "balance_yuan", "hold")
+    balance_yuan = money_column("balance", _("余额"))
     list_select_related = ("region", "enrolment__person")
     list_filter = (("region", RegionListFilter), "kind", "status", "hold")
     fields = (
@@ -860,7 +873,7 @@ class LedgerEntryInline(ReadOnlyInline, admin.TabularInline):
 class JournalTransactionAdmin(ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
     region_lookup = "entries__account__region"
     list_display = ("id", "kind", "description", "created_at", "created_by", "reverses")
-    list_select_related = ("created_by", "reverses")
+    list_select_related = ("created_by__staff_profile", "reverses")
     list_filter = ("kind", "created_at")
     search_fields = ("id__exact",)
     search_help_text = _("输入交易编号。")
@@ -872,12 +885,18 @@ class JournalTransactionAdmin(ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin
 class LedgerEntryAdmin(RecordsStatementLook, ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
     region_lookup = "account__region"
     statement_label = _("个人账户明细")
-    list_display = ("id", "transaction", "transaction__created_at", "account", "amount", "balance_after")
+    list_display = ("id", "transaction", "booked_at", "account", "amount_yuan", "balance_after_yuan")
     list_select_related = ("transaction", "account__region", "account__enrolment__person")
     list_filter = ("transaction__kind", "transaction__created_at", ("account__region", RegionListFilter))
     search_fields = ("transaction__id__exact",)
     search_help_text = _("输入交易编号。")
     fields = ("transaction", "account", "amount", "balance_after")
+    amount_yuan = money_column("amount", _("金额"))
+    balance_after_yuan = money_column("balance_after", _("记账后余额"))
+
+    @admin.display(description=_("记账时间"), ordering="transaction__created_at")
+    def booked_at(self, entry):
+        return entry.transaction.created_at
 
 
 @admin.register(MonthlyCredit)
@@ -887,7 +906,8 @@ class MonthlyCreditAdmin(
     region_lookup = "account__region"
     statement_label = _("每月划入记录")
     person_prefix = "person__"
-    list_display = ("month", "account", "amount", "computation")
+    list_display = ("month", "account", "amount_yuan", "computation")
+    amount_yuan = money_column("amount", _("划入金额"))
     list_select_related = ("account__region", "account__enrolment__person", "version")
     list_filter = (("account__region", RegionListFilter), "repeated")
     date_hierarchy = "month"
@@ -945,6 +965,8 @@ class UserAdmin(RecordsDataAccess, SuperuserOnlyAdmin, auth_admin.UserAdmin):
     fieldsets = (*auth_admin.UserAdmin.fieldsets, (_("参保人"), {"fields": ("person",)}))
     raw_id_fields = ("person",)
     list_display = ("login_name", "first_name", "last_name", "is_staff", "is_superuser", "is_active")
+    # Each row's checkbox is labelled with the user's __str__, which names a clerk from the staff profile.
+    list_select_related = ("staff_profile",)
     list_filter = (*auth_admin.UserAdmin.list_filter, ("staff_profile__regions", RegionListFilter))
     # A citizen's login name is the ID number: it is matched whole (below), never by a fragment.
     search_fields = ("first_name", "last_name", "email")
@@ -983,13 +1005,14 @@ class UserAdmin(RecordsDataAccess, SuperuserOnlyAdmin, auth_admin.UserAdmin):
 
     @admin.display(description=_("登录名"), ordering="username")
     def login_name(self, user):
-        # The model's __str__ masks a citizen's login name, which is the ID number.
-        return str(user)
+        # A citizen's login name is the ID number: masked, as the model's __str__ shows it. A clerk's is shown
+        # as it is (__str__ would name the clerk instead).
+        return mask_id_number(user.username) if user.person_id else user.username
 
 
 @admin.register(StaffProfile)
 class StaffProfileAdmin(SuperuserOnlyAdmin, admin.ModelAdmin):
-    list_display = ("user", "region_names")
+    list_display = ("login", "full_name", "staff_number", "region_names")
     list_select_related = ("user",)
     list_filter = (("regions", RegionListFilter),)
     search_fields = ("user__username", "user__first_name")
@@ -998,6 +1021,10 @@ class StaffProfileAdmin(SuperuserOnlyAdmin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("regions")
+
+    @admin.display(description=_("登录名"), ordering="user__username")
+    def login(self, profile):
+        return profile.user.username
 
     @admin.display(description=_("服务统筹区"))
     def region_names(self, profile):
@@ -1014,7 +1041,7 @@ class PersonalDataAccessAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = (
         "accessed_at", "staff", "viewer_role", "viewer_regions", "citizen", "what", "reference", "address",
     )
-    list_select_related = ("staff", "person")
+    list_select_related = ("staff__staff_profile", "person")
     list_filter = ("accessed_at", "viewer_role", ("staff", admin.RelatedOnlyFieldListFilter))
     date_hierarchy = "accessed_at"
     search_fields = ("=staff__username",)
@@ -1046,7 +1073,7 @@ class PersonalDataAccessAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 @admin.register(SecondFactorReset)
 class SecondFactorResetAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("created_at", "staff", "reset_by", "reason", "devices_removed")
-    list_select_related = ("staff", "reset_by")
+    list_select_related = ("staff__staff_profile", "reset_by__staff_profile")
     list_filter = ("created_at",)
     fields = list_display
 

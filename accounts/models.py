@@ -450,7 +450,22 @@ class User(AbstractUser):
 
     def __str__(self):
         # A citizen's login name is the ID number: admin messages, history and recent actions show it masked.
-        return mask_id_number(self.username) if self.person_id else self.username
+        if self.person_id:
+            return mask_id_number(self.username)
+        return self.display_name
+
+    def get_short_name(self):
+        """Return the name the admin greets with: a citizen's name, a clerk's 姓名（工号）."""
+        return self.first_name or self.display_name
+
+    @property
+    def display_name(self):
+        """Return a clerk's 姓名（工号） from the staff profile, else the login name."""
+        try:
+            profile = self.staff_profile
+        except ObjectDoesNotExist:
+            return self.username
+        return profile.display_name
 
 
 class StaffRole(models.TextChoices):
@@ -473,6 +488,8 @@ class StaffProfile(models.Model):
         _("岗位"), max_length=20, choices=StaffRole, default=StaffRole.HANDLER,
         help_text=_("参保人在“个人信息访问记录”中看到的查看人岗位。超级管理员一律显示为系统管理员。"),
     )
+    full_name = models.CharField(_("姓名"), max_length=50, blank=True)
+    staff_number = models.CharField(_("工号"), max_length=20, blank=True)
 
     class Meta:
         verbose_name = _("经办人员档案")
@@ -480,6 +497,13 @@ class StaffProfile(models.Model):
 
     def __str__(self):
         return str(self.user)
+
+    @property
+    def display_name(self):
+        """Return how colleagues read the clerk's name: 李敏（NB1024）, or the login name if none is kept."""
+        if self.full_name and self.staff_number:
+            return f"{self.full_name}（{self.staff_number}）"
+        return self.full_name or self.user.get_username()
 
 
 class Account(models.Model):
@@ -633,7 +657,11 @@ class JournalTransaction(models.Model):
         ]
 
     def __str__(self):
-        return f"#{self.pk} {self.get_kind_display()} {self.description}"
+        kind = self.get_kind_display()
+        # A description that starts with the kind ("余额提取 W2026…") is not preceded by it again.
+        if self.description.startswith(kind):
+            return f"#{self.pk} {self.description}"
+        return f"#{self.pk} {kind} {self.description}"
 
 
 class LedgerEntry(models.Model):

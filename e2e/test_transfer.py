@@ -84,9 +84,14 @@ def decide(browser, base_url, username, number, offered, screenshot_name):
     page = desk(browser, base_url, username)
     page.goto(f"{base_url}/admin/transfers/transferapplication/?q={number}")
     page.get_by_role("link", name=number).click()
-    expect(page.get_by_role("navigation", name="办理").get_by_role("link")).to_have_text(offered)
-    page.get_by_role("link", name=offered[0], exact=True).click()
-    page.locator("input[type=submit].default").click()
+    panel = page.locator(".desk__panel")
+    expect(panel.locator(".desk__offered")).to_have_text(offered)
+    first = panel.locator(".desk__offered").first
+    # A step that asks for nothing but a note is taken from the application page itself.
+    on_its_own_page = first.evaluate("element => element.tagName") == "A"
+    first.click()
+    if on_its_own_page:
+        page.locator("input[type=submit].default").click()
     expect(page.locator(".messagelist .success")).to_be_visible()
     screenshot(page, screenshot_name)
     page.context.close()
@@ -106,10 +111,18 @@ def the_money_moved_once(number):
     assert application.status == TransferApplication.Status.COMPLETED
     assert application.old_account.balance == Decimal("0.00")
     assert application.new_account.balance == Decimal("1500.00")
-    assert system_account(application.old_region, Account.Kind.TRANSIT).balance == Decimal("0.00")
-    for kind, journal in ((JournalTransaction.Kind.TRANSFER_OUT, application.out_journal),
-                          (JournalTransaction.Kind.TRANSFER_IN, application.in_journal)):
-        assert list(JournalTransaction.objects.filter(kind=kind)) == [journal]
+    # The demo desk's own transfers: what is still in transit is theirs alone.
+    in_transit = TransferApplication.objects.filter(
+        old_region=application.old_region, status=TransferApplication.Status.TRANSFERRED_OUT
+    )
+    assert system_account(application.old_region, Account.Kind.TRANSIT).balance == sum(
+        (other.amount for other in in_transit), Decimal("0.00")
+    )
+    for kind, journal, account in (
+        (JournalTransaction.Kind.TRANSFER_OUT, application.out_journal, application.old_account),
+        (JournalTransaction.Kind.TRANSFER_IN, application.in_journal, application.new_account),
+    ):
+        assert list(JournalTransaction.objects.filter(kind=kind, entries__account=account)) == [journal]
     chen_ming = Person.objects.get(id_number=CHEN_MING)
     assert personal_account_of(chen_ming).region.code == "330200"
     assert application.old_enrolment.status == Enrolment.Status.TRANSFERRED_OUT
@@ -158,7 +171,7 @@ def test_chen_ming_moves_his_insurance_from_dongguan_to_ningbo(live_server, phon
     check(page, "8-completed")
 
     page.get_by_role("link", name="查看和打印参保凭证").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("参保人员基本医疗保险信息表")
+    expect(page.get_by_role("heading", level=1)).to_have_text("参保凭证")
     expect(page.get_by_role("button", name="打印")).to_be_visible()
     check(page, "9-record")
     with page.expect_download() as download:

@@ -65,6 +65,24 @@ def overdue_cutoff(n, *, today):
     return _walk(today, n, step=-ONE_DAY)
 
 
+def working_days_between(start, end, overrides=None):
+    """Return the working days after `start` up to and including `end`; negative when `end` is earlier.
+
+    Today and a deadline tomorrow give 1; a deadline today gives 0; one that passed yesterday, -1 when today
+    is a working day. `overrides` ({date: kind}, as from holiday_overrides) spares a query per call.
+    """
+    first, last, sign = (start, end, 1) if end >= start else (end, start, -1)
+    if overrides is None:
+        overrides = holiday_overrides(first, last)
+    days = (first + ONE_DAY * i for i in range(1, (last - first).days + 1))
+    return sign * sum(1 for day in days if _is_working(day, overrides))
+
+
+def holiday_overrides(first, last):
+    """Return {date: kind} of staff's holiday entries between `first` and `last`, in one query."""
+    return _overrides(first, last)
+
+
 def _walk(start, n, *, step):
     """Return the n-th working day from `start` in the direction of `step`, start excluded."""
     day, counted = start, 0

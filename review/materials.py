@@ -187,6 +187,13 @@ def add_material(*, application, kind, uploaded_file, actor, checked=None):
     return material
 
 
+def mark_replaced(*, earlier, replacement):
+    """Mark the `earlier` materials as replaced by `replacement`; they stay for the record."""
+    Material.objects.filter(pk__in=[material.pk for material in earlier], replaced_by__isnull=True).exclude(
+        pk=replacement.pk
+    ).update(replaced_by=replacement)
+
+
 def remove_material(*, material, actor):
     """Detach a material from its application; the file is deleted once the removal is committed."""
     with transaction.atomic():

@@ -33,8 +33,15 @@ class Application(models.Model):
         blank=True,
         help_text=_("受理或补正后重新提交之日；办理时限从此日起按工作日计算。"),
     )
+    # The deadline of the step the application waits on, kept by review.transitions.transition from
+    # DEADLINE_FIELDS, so that a queue sorts on an indexed column; empty while no deadline runs.
+    next_due = models.DateField(_("办理期限"), null=True, blank=True, editable=False)
 
     TRANSITIONS = {}
+    # Which date field holds the deadline of each status that waits on staff.
+    DEADLINE_FIELDS = {}
+    # The statuses an application ends in (办结).
+    ENDED = ()
     NUMBER_PREFIX = "A"
     # Statuses in which the citizen or a clerk may add or remove materials (draft, returned for more);
     # None leaves the decision to the feature app's services.
@@ -64,6 +71,34 @@ class Application(models.Model):
 
     def can_move_to(self, status):
         return status in self.TRANSITIONS.get(self.status, ())
+
+    def deadline_in(self, status, changes=None):
+        """Return the deadline that runs in `status`, reading `changes` before the row's own fields."""
+        field = self.DEADLINE_FIELDS.get(status)
+        if field is None:
+            return None
+        changes = changes or {}
+        return changes[field] if field in changes else getattr(self, field)
+
+    @property
+    def receipt_kinds(self):
+        """Return which receipts exist: "lodged" (受理回执) once submitted, "ended" (办结凭证) once ended."""
+        if self.submitted_at is None:
+            return []
+        return ["lodged", "ended"] if self.status in self.ENDED else ["lodged"]
+
+    @property
+    def is_overdue(self):
+        return self.next_due is not None and self.next_due < timezone.localdate()
+
+    @property
+    def working_days_left(self):
+        """Return the working days from today to the deadline (negative once overdue), or None."""
+        if self.next_due is None:
+            return None
+        from .calendar import working_days_between  # calendar imports this module's Holiday
+
+        return working_days_between(timezone.localdate(), self.next_due)
 
 
 def new_application_number(prefix):
@@ -144,6 +179,10 @@ class Material(models.Model):
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, verbose_name=_("上传人")
     )
     uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+    # A file found wanting at a return and uploaded again stays for the record, marked 已替换.
+    replaced_by = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("已被替换为"),
+    )
 
     objects = MaterialQuerySet.as_manager()
 
@@ -155,6 +194,25 @@ class Material(models.Model):
 
     def __str__(self):
         return self.original_name
+
+    @property
+    def is_replaced(self):
+        return self.replaced_by_id is not None
+
+    @property
+    def is_image(self):
+        return self.mime_type.startswith("image/")
+
+    @property
+    def is_pdf(self):
+        return self.mime_type == "application/pdf"
+
+    @property
+    def readable_size(self):
+        """Return the size as a clerk reads it: 356 KB, 2.4 MB."""
+        if self.size >= 1024 * 1024:
+            return f"{self.size / (1024 * 1024):.1f} MB"
+        return f"{max(1, round(self.size / 1024))} KB"
 
 
 class Holiday(models.Model):

@@ -46,7 +46,7 @@ def who_acted(actor, application, *, names=False):
     role = _("经办人员") if actor.is_staff else _("代办")
     if not names:
         return role
-    return _("%(role)s %(name)s") % {"role": role, "name": actor.get_full_name() or actor.get_username()}
+    return _("%(role)s %(name)s") % {"role": role, "name": actor.get_full_name() or actor.display_name}
 
 
 def due_dates(*pairs):

@@ -48,6 +48,7 @@ def transition(*, application, to, actor, note="", permission=None, changes=None
     if permission and not (actor and actor.has_perm(permission)):
         raise NoPermission(_("您没有办理此项业务的权限。"))
     changes = dict(changes or {})
+    changes["next_due"] = application.deadline_in(to, changes)
     with transaction.atomic():
         # The condition on the old status makes two clerks clicking at once safe: one update wins.
         updated = model.objects.filter(pk=application.pk, status=current).update(status=to, **changes)

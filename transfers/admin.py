@@ -4,46 +4,27 @@ Clerks of both regions see a transfer; the buttons of a step show only to the re
 the services refuse anyone else, so a hand-made request gets no further than a missing button.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from django import forms as django_forms
-from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Max, Q, Value, When
+from django.contrib import admin
+from django.db.models import Q
 from django.http import Http404
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.access_log import RecordsDataAccess, record_access, record_id_number_search
+from accounts.access_log import record_access
 from accounts.scoping import regions_of
-from review.admin import EventInline, MaterialInline, warn_about_unknown_years
-from review.transitions import step_no_longer_open
+from review.admin import Decision, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work, noted_decision
 
 from . import forms, services
-from .models import ID_CARD_KIND, ID_CARD_LABEL, TransferApplication, awaiting_condition, overdue_condition
+from .models import ID_CARD_KIND, ID_CARD_LABEL, TransferApplication, awaiting_condition
+from .record import receipt_paper
 from .views import pdf_response
 
 Status = TransferApplication.Status
 
 
 # Decisions on one application ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One button on the change page: the form it asks for, the service it calls, who may press it."""
-
-    label: str
-    done: str
-    form: Callable
-    perform: Callable
-    allowed: Callable
 
 
 def _step(step):
@@ -69,26 +50,17 @@ def _resubmit_at_counter(application, user, data):
 
 
 DECISIONS = {
-    "accept": Decision(
+    "accept": noted_decision(
         gettext_lazy("受理"), gettext_lazy("已受理，已转交转出地办理转出。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.accept_transfer(
-            application=application, actor=user, note=data["note"]),
-        allowed=_step(services.ACCEPT_STEP),
+        services.accept_transfer, _step(services.ACCEPT_STEP),
     ),
-    "transfer-out": Decision(
+    "transfer-out": noted_decision(
         gettext_lazy("办理转出"), gettext_lazy("已办理转出：信息表已出具，余额已转入在途资金，等待转入地办理转入。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.transfer_out(
-            application=application, actor=user, note=data["note"]),
-        allowed=_step(services.OUT_STEP),
+        services.transfer_out, _step(services.OUT_STEP),
     ),
-    "transfer-in": Decision(
+    "transfer-in": noted_decision(
         gettext_lazy("办理转入"), gettext_lazy("已办理转入并办结：余额已记入本地个人账户，缴费年限已累计。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.transfer_in(
-            application=application, actor=user, note=data["note"]),
-        allowed=_step(services.IN_STEP),
+        services.transfer_in, _step(services.IN_STEP),
     ),
     "return": Decision(
         gettext_lazy("退回补正"), gettext_lazy("已退回补正，申请人会收到需补正内容的通知。"),
@@ -125,34 +97,23 @@ DECISIONS = {
 # The queue ----------------------------------------------------------------------------------------
 
 
-class TransferMaterialInline(MaterialInline):
-    """Review's material inline, naming the ID-card image as the citizen saw it."""
-
-    fields = ["kind_label", *(name for name in MaterialInline.fields if name != "kind")]
-    readonly_fields = fields
-
-    @admin.display(description=gettext_lazy("材料类别"))
-    def kind_label(self, material):
-        return ID_CARD_LABEL if material.kind == ID_CARD_KIND else material.kind
-
-
-class OverdueFilter(admin.SimpleListFilter):
-    title = gettext_lazy("是否超期")
-    parameter_name = "overdue"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("已超期")), ("no", _("未超期"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.overdue()
-        if self.value() == "no":
-            return queryset.exclude(overdue_condition())
-        return queryset
+def region_steps(user):
+    """Return [(label, condition, query)] of the steps `user` may take for their regions, by permission."""
+    regions = regions_of(user)
+    steps = []
+    if user.has_perm(services.ACCEPT):
+        steps.append((_("转移待受理"), Q(status=Status.SUBMITTED, new_region__in=regions), "status=submitted"))
+    if user.has_perm(services.TRANSFER_OUT):
+        steps.append((_("转移待转出"), Q(status=Status.ACCEPTED, old_region__in=regions), "status=accepted"))
+    if user.has_perm(services.TRANSFER_IN):
+        steps.append((
+            _("转移待转入"), Q(status=Status.TRANSFERRED_OUT, new_region__in=regions), "status=transferred_out"
+        ))
+    return steps
 
 
 class AwaitingFilter(admin.SimpleListFilter):
-    """The transfers whose next step is one for the user's own region: the desk's to-do list."""
+    """The transfers whose next step is one for the user's own region, whoever in it takes it."""
 
     title = gettext_lazy("办理环节")
     parameter_name = "awaiting"
@@ -170,22 +131,22 @@ class AwaitingFilter(admin.SimpleListFilter):
 
 
 @admin.register(TransferApplication)
-class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
+class TransferApplicationAdmin(ReviewDeskAdmin):
     access_label = gettext_lazy("转移申请详情")
     list_display = [
-        "number", "applicant_masked", "old_region", "new_region", "status", "awaiting", "submitted_at",
-        "next_due_display", "overdue",
+        "number", "applicant_masked", "route", "status", "deadline", "days_left", "overdue",
     ]
     list_filter = [
-        "status", AwaitingFilter, OverdueFilter, ("old_region", admin.RelatedOnlyFieldListFilter),
-        ("new_region", admin.RelatedOnlyFieldListFilter), "province_wide",
+        QueueFilter, "status", AwaitingFilter, OverdueFilter,
+        ("old_region", admin.RelatedOnlyFieldListFilter), ("new_region", admin.RelatedOnlyFieldListFilter),
+        "province_wide",
     ]
     list_select_related = ["applicant", "old_region", "new_region"]
-    search_fields = ["number"]
     search_help_text = gettext_lazy("按申请编号或申请人身份证号码精确查找。")
-    inlines = [EventInline, TransferMaterialInline]
-    actions = ["accept_selected", "transfer_out_selected", "transfer_in_selected"]
-    change_form_template = "transfers/admin/change_form.html"
+    decisions = DECISIONS
+    refusals = services.REFUSALS
+    id_number_lookups = ("applicant__id_number",)
+    deadline_fields = ("transfer_out_due", "transfer_in_due")
     # Progress fields show once they hold something: a transfer that was never returned has no return note.
     progress_fields = [
         "created_at", "submitted_at", "declaration_accepted_at", "accepted_at", "accepted_by",
@@ -199,9 +160,6 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
         "counter_clerk", "province_wide", "old_enrolment", "new_enrolment", "old_account", "new_account",
         *progress_fields,
     ]
-
-    class Media:
-        css = {"all": ["transfers/admin.css"]}
 
     def get_fieldsets(self, request, obj=None):
         """Lay the transfer out: who and where, the registry rows, then what has happened so far."""
@@ -224,49 +182,24 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
             return queryset
         return queryset.concerning(regions_of(request.user))
 
-    def get_ordering(self, request):
-        """Overdue first, then the newest: what needs a clerk now is at the top of the queue."""
-        # Built per request, so that "today" is today's date and not the day the server started.
-        overdue = Case(
-            When(overdue_condition(), then=Value(1)), default=Value(0), output_field=IntegerField()
-        )
-        return [overdue.desc(), "-created_at", "-id"]
+    def my_queue(self, request):
+        condition = Q(pk__in=[])
+        for _label, step, _query in region_steps(request.user):
+            condition |= step
+        return condition
 
-    # Applications change only through their decisions, never by editing the row.
-    def has_change_permission(self, request, obj=None):
-        return False
+    def work(self, request):
+        return count_work(request, self, region_steps(request.user))
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_accept_permission(self, request):
-        return request.user.has_perm(services.ACCEPT)
-
-    def has_transfer_out_permission(self, request):
-        return request.user.has_perm(services.TRANSFER_OUT)
-
-    def has_transfer_in_permission(self, request):
-        return request.user.has_perm(services.TRANSFER_IN)
-
-    def get_search_results(self, request, queryset, search_term):
-        """Find by application number or ID number, always by equality (never LIKE on ID numbers)."""
-        term = search_term.strip().upper()
-        if not term:
-            return queryset, False
-        found = queryset.filter(Q(number=term) | Q(applicant__id_number=term))
-        record_id_number_search(request=request, term=term, found=found)
-        return found, False
+    def material_labels(self, application):
+        return {ID_CARD_KIND: ID_CARD_LABEL}
 
     def people_of(self, application):
         return [application.applicant_id]
 
-    @admin.display(description=gettext_lazy("申请人"), ordering="applicant__name")
-    def applicant_masked(self, obj):
-        return f"{obj.applicant.masked_name}（{obj.applicant.masked_id_number}）"
-
-    @admin.display(description=gettext_lazy("申请人"))
-    def applicant_full(self, obj):
-        return f"{obj.applicant.name}（{obj.applicant.id_number}）"
+    @admin.display(description=gettext_lazy("转出地 → 转入地"))
+    def route(self, obj):
+        return f"{obj.old_region.name} → {obj.new_region.name}"
 
     @admin.display(description=gettext_lazy("待办理方"))
     def awaiting(self, obj):
@@ -275,39 +208,20 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
             return _("申请人") if obj.status == Status.RETURNED else "—"
         return f"{TransferApplication.Side(side).label}（{obj.region_of(side).name}）"
 
-    @admin.display(description=gettext_lazy("办理期限"))
-    def next_due_display(self, obj):
-        return obj.next_due or "—"
-
-    @admin.display(description=gettext_lazy("是否超期"))
-    def overdue(self, obj):
-        if obj.is_overdue:
-            return format_html('<strong class="overdue-badge">{}</strong>', _("已超期"))
-        return ""
-
     # Pages --------------------------------------------------------------------------------------
 
     def get_urls(self):
-        decide = self.admin_site.admin_view(self.decision_view)
         record = self.admin_site.admin_view(self.record_view)
         return [
-            path("<path:object_id>/decide/<slug:decision>/", decide, name="transfers_decide"),
             path("<path:object_id>/record.pdf", record, name="transfers_record_pdf"),
             *super().get_urls(),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """Show the transfer with the steps the user's region may take now; 404 outside both regions."""
-        application = self._scoped_application(request, object_id)
-        warn_about_unknown_years(request, application.transfer_out_due, application.transfer_in_due)
-        buttons = [
-            {"label": decision.label, "url": reverse("admin:transfers_decide", args=[application.pk, key])}
-            for key, decision in DECISIONS.items()
-            if decision.allowed(request.user, application)
-        ]
+        application = self.scoped_application(request, object_id)
         extra_context = {
             **(extra_context or {}),
-            "decision_buttons": buttons,
             "condition_refusal": services.current_refusal(application),
             "checks_conditions": application.status in (Status.SUBMITTED, Status.ACCEPTED, Status.RETURNED),
             "record_url": reverse("admin:transfers_record_pdf", args=[application.pk])
@@ -315,34 +229,12 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def decision_view(self, request, object_id, decision):
-        """Ask for what a decision needs, then take it through the service."""
-        application = self._scoped_application(request, object_id)
-        step = DECISIONS.get(decision)
-        if step is None:
-            raise Http404
-        if not step.allowed(request.user, application):
-            raise step_no_longer_open(application)
-        form = step.form(application, request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                step.perform(application, request.user, form.cleaned_data)
-            except services.REFUSALS as error:
-                self.message_user(request, error.message, messages.ERROR)
-            else:
-                self.message_user(request, step.done, messages.SUCCESS)
-                return redirect("admin:transfers_transferapplication_change", application.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts, "original": application, "decision": step, "form": form,
-            "title": f"{step.label}：{application.number}", "media": self.media + form.media,
-            "condition_refusal": services.current_refusal(application),
-        }
-        return TemplateResponse(request, "transfers/admin/decision.html", context)
+    def decision_context(self, request, application):
+        return {"condition_refusal": services.current_refusal(application)}
 
     def record_view(self, request, object_id):
         """Send the information form as a PDF to staff of either region, once it exists."""
-        application = self._scoped_application(request, object_id)
+        application = self.scoped_application(request, object_id)
         if not application.has_record:
             raise Http404
         record_access(
@@ -351,72 +243,19 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
         )
         return pdf_response(application)
 
-    def add_view(self, request, form_url="", extra_context=None):
-        """Lodge a transfer at the counter, in either region, for a citizen who came with the ID card."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = forms.CounterApplyForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                application = services.apply_at_counter(
-                    clerk=request.user, applicant_id_number=data["applicant_id_number"],
-                    old_region=data["old_region"], new_region=data["new_region"], reason=data["reason"],
-                    reason_note=data["reason_note"], id_card=data["id_card"],
-                )
-            except services.REFUSALS as error:
-                form.add_error(None, error.message)
-            else:
-                self.message_user(request, _("转移申请已提交，等待转入地受理。"), messages.SUCCESS)
-                return redirect("admin:transfers_transferapplication_change", application.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts, "form": form, "title": _("窗口代办转移接续申请"), "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "transfers/admin/counter_apply.html", context)
+    # The counter -------------------------------------------------------------------------------
 
-    def changelist_view(self, request, extra_context=None):
-        """Warn when a running deadline falls in a year whose holidays nobody entered."""
-        running = self.get_queryset(request).filter(status__in=[Status.ACCEPTED, Status.TRANSFERRED_OUT])
-        latest = running.aggregate(out=Max("transfer_out_due"), into=Max("transfer_in_due"))
-        warn_about_unknown_years(request, latest["out"], latest["into"])
-        return super().changelist_view(request, extra_context)
+    counter_form = forms.CounterApplyForm
+    counter_template = "transfers/admin/counter_apply.html"
+    counter_title = gettext_lazy("窗口代办转移接续申请")
+    counter_done = gettext_lazy("转移申请已提交，等待转入地受理。")
 
-    def _scoped_application(self, request, object_id):
-        # A transfer neither leaving nor joining the user's regions answers 404, as if it did not exist.
-        application = self.get_object(request, unquote(object_id))
-        if application is None:
-            raise Http404
-        # admin_view lets in any staff login: the decision page and the information form show the
-        # applicant, so they need the permission to view transfers, as the change page does.
-        if not self.has_view_or_change_permission(request, application):
-            raise PermissionDenied
-        return application
+    def receipt_paper(self, application, kind):
+        return receipt_paper(application, kind)
 
-    # List actions -------------------------------------------------------------------------------
-
-    @admin.action(permissions=["accept"], description=gettext_lazy("受理所选申请（转入地）"))
-    def accept_selected(self, request, queryset):
-        self._act_on_each(request, queryset, services.accept_transfer, _("受理"))
-
-    @admin.action(permissions=["transfer_out"], description=gettext_lazy("办理所选申请的转出（转出地）"))
-    def transfer_out_selected(self, request, queryset):
-        self._act_on_each(request, queryset, services.transfer_out, _("转出"))
-
-    @admin.action(permissions=["transfer_in"], description=gettext_lazy("办理所选申请的转入（转入地）"))
-    def transfer_in_selected(self, request, queryset):
-        self._act_on_each(request, queryset, services.transfer_in, _("转入"))
-
-    def _act_on_each(self, request, queryset, service, label):
-        done = 0
-        for application in queryset.select_related(*services.RELATED):
-            try:
-                service(application=application, actor=request.user)
-            except services.REFUSALS as error:
-                self.message_user(request, f"{application.number}：{error.message}", messages.ERROR)
-            else:
-                done += 1
-        if done:
-            self.message_user(
-                request, _("%(label)s：已办理 %(count)d 件。") % {"label": label, "count": done}, messages.SUCCESS
-            )
+    def lodge_at_counter(self, request, data):
+        return services.apply_at_counter(
+            clerk=request.user, applicant_id_number=data["applicant_id_number"],
+            old_region=data["old_region"], new_region=data["new_region"], reason=data["reason"],
+            reason_note=data["reason_note"], id_card=data["id_card"],
+        )

@@ -16,3 +16,9 @@ class TransfersConfig(AppConfig):
         ],
         "approver": ["view_transferapplication"],
     }
+
+    def seed_demo(self):
+        """Called by `seed_demo`: a day's transfers on the demo desks. Returns how many were new."""
+        from . import demo
+
+        return demo.seed()

@@ -112,16 +112,6 @@ class CounterResubmitForm(ReasonForm):
     )
 
 
-class NoteForm(forms.Form):
-    # Whatever is written here appears in the applicant's progress timeline.
-    note = forms.CharField(
-        label=_("给申请人的说明（申请人可在办理进度中看到）"), required=False, max_length=200,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("可不填。最多200字；内部意见请勿写在这里。"),
-        error_messages={"max_length": _("说明最多200字，请精简。")},
-    )
-
-
 class ReturnForm(forms.Form):
     replace_id_card = forms.BooleanField(
         label=_("须重新上传身份证图片"), required=False, help_text=_("身份证图片不清晰、不完整或不是本人的，请勾选。"),

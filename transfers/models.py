@@ -16,10 +16,7 @@ ID_CARD_LABEL = _("身份证（正反面）图片")
 
 def overdue_condition(today=None):
     """Return the condition of a transfer whose pending step is past its deadline."""
-    today = today or timezone.localdate()
-    return Q(status=TransferApplication.Status.ACCEPTED, transfer_out_due__lt=today) | Q(
-        status=TransferApplication.Status.TRANSFERRED_OUT, transfer_in_due__lt=today
-    )
+    return Q(next_due__lt=today or timezone.localdate())
 
 
 def awaiting_condition(region_ids):
@@ -88,6 +85,9 @@ class TransferApplication(Application):
     MATERIAL_STATUSES = (Status.SUBMITTED, Status.RETURNED)
     # From 转出 on, the information form exists and the record can be printed.
     RECORDED = (Status.TRANSFERRED_OUT, Status.TRANSFERRED_IN, Status.COMPLETED)
+    # Where an application ends: its 办结凭证 can be printed.
+    ENDED = (Status.COMPLETED, Status.REFUSED, Status.CANCELLED)
+    DEADLINE_FIELDS = {Status.ACCEPTED: "transfer_out_due", Status.TRANSFERRED_OUT: "transfer_in_due"}
 
     status = models.CharField(
         _("状态"), max_length=20, choices=Status, default=Status.SUBMITTED, db_index=True
@@ -171,6 +171,14 @@ class TransferApplication(Application):
         indexes = [
             models.Index(fields=["new_region", "status"], name="transfer_new_region_status"),
             models.Index(fields=["old_region", "status"], name="transfer_old_region_status"),
+            models.Index(
+                fields=["old_region", "next_due"], name="transfer_out_queue",
+                condition=Q(next_due__isnull=False),
+            ),
+            models.Index(
+                fields=["new_region", "next_due"], name="transfer_in_queue",
+                condition=Q(next_due__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -230,15 +238,6 @@ class TransferApplication(Application):
         return ""
 
     @property
-    def next_due(self):
-        """Return the deadline of the pending step, or None when no deadline runs."""
-        if self.status == self.Status.ACCEPTED:
-            return self.transfer_out_due
-        if self.status == self.Status.TRANSFERRED_OUT:
-            return self.transfer_in_due
-        return None
-
-    @property
     def pending_deadlines(self):
         """Return (label, date) of the deadline that runs now, for the timeline."""
         if self.status == self.Status.ACCEPTED:
@@ -246,8 +245,3 @@ class TransferApplication(Application):
         if self.status == self.Status.TRANSFERRED_OUT:
             return [(_("转入期限"), self.transfer_in_due)]
         return []
-
-    @property
-    def is_overdue(self):
-        due = self.next_due
-        return due is not None and due < timezone.localdate()

@@ -412,7 +412,7 @@ def apply_at_counter(*, clerk, applicant_id_number, old_region, new_region, reas
 
 
 def replace_id_card(*, application, actor, uploaded_file):
-    """Replace the ID-card image of a returned application; the earlier images are removed."""
+    """Replace the ID-card image of a returned application; the earlier images are kept, marked replaced."""
     _check_acts_for_applicant(application, actor)
     checked = check_id_card(uploaded_file)
     with transaction.atomic():
@@ -429,8 +429,8 @@ def replace_id_card(*, application, actor, uploaded_file):
                 application=locked, kind=ID_CARD_KIND, uploaded_file=uploaded_file, actor=actor,
                 checked=checked,
             )
-            for old in earlier:
-                review_materials.remove_material(material=old, actor=actor)
+            # The earlier images stay for the record, marked as replaced.
+            review_materials.mark_replaced(earlier=earlier, replacement=material)
         except ValidationError as error:
             raise ServiceError(" ".join(error.messages), code=error.code or "bad_file") from None
     return material
@@ -589,7 +589,7 @@ def return_transfer(*, application, actor, note, replace_id_card=False):
     _tell(application, _("转移申请需补正"), _(
         "您的转移申请（%(number)s）被%(region)s退回补正：%(summary)s。请在申请页面补正后重新提交，"
         "办理时限从重新受理之日起计算。"
-    ) % {**_names(application), "region": region.name, "summary": summary})
+    ) % {**_names(application), "region": region.name, "summary": summary.rstrip("。")})
     return application
 
 
@@ -610,7 +610,7 @@ def refuse_transfer(*, application, actor, reason):
     _tell(application, _("转移申请不予受理"), _(
         "您的转移申请（%(number)s）经%(region)s审核不予受理。原因：%(reason)s。符合条件后可以重新申请；"
         "如有疑问，可携带身份证到医保服务大厅咨询。"
-    ) % {**_names(application), "region": region.name, "reason": reason})
+    ) % {**_names(application), "region": region.name, "reason": reason.rstrip("。")})
     return application
 
 

@@ -13,4 +13,6 @@ urlpatterns = [
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
     path("<int:pk>/record/", views.record, name="record"),
     path("<int:pk>/record.pdf", views.record_download, name="record_pdf"),
+    path("<int:pk>/receipt/<slug:kind>/", views.receipt, name="receipt"),
+    path("<int:pk>/receipt/<slug:kind>.pdf", views.receipt_download, name="receipt_pdf"),
 ]

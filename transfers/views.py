@@ -1,21 +1,23 @@
 """The citizen's transfer pages: my transfers, a new application, its progress, correction, the record."""
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.step_up import step_up_required
 from accounts.views import citizen_required
+from review import printing
 from review.materials import materials_of
 from review.timeline import due_dates, timeline
 
 from . import services
 from .forms import ApplyForm, IdCardForm, ResubmitForm
 from .models import ID_CARD_KIND, TransferApplication
-from .record import record_pdf, record_sections
+from .record import receipt_paper, record_paper
 
 DETAIL_RELATED = ("old_region", "new_region", "applicant")
 
@@ -113,8 +115,11 @@ def cancel(request, pk):
 @never_cache
 def record(request, pk):
     application = _own_application(request, pk, DETAIL_RELATED + ("old_enrolment", "new_enrolment"))
-    sections = record_sections(application) if application.has_record else []
-    return render(request, "transfers/record.html", {"application": application, "sections": sections})
+    return render(request, "transfers/record.html", {
+        "application": application, "paper": record_paper(application) if application.has_record else None,
+        "pdf_url": reverse("transfers:record_pdf", args=[pk]),
+        "back_url": reverse("transfers:detail", args=[pk]),
+    })
 
 
 @citizen_required
@@ -126,12 +131,32 @@ def record_download(request, pk):
     return pdf_response(application)
 
 
+@citizen_required
+@never_cache
+def receipt(request, pk, kind):
+    """Show the 受理回执 or the 办结凭证 of the citizen's own transfer, to print."""
+    application = _own_application(request, pk)
+    paper = receipt_paper(application, kind)
+    if paper is None:
+        raise Http404
+    return render(request, "review/paper.html", {
+        "application": application, "paper": paper, "back_url": reverse("transfers:detail", args=[pk]),
+        "pdf_url": reverse("transfers:receipt_pdf", args=[pk, kind]),
+    })
+
+
+@citizen_required
+@never_cache
+def receipt_download(request, pk, kind):
+    paper = receipt_paper(_own_application(request, pk), kind)
+    if paper is None:
+        raise Http404
+    return printing.pdf_response(paper)
+
+
 def pdf_response(application):
     """Return the record as a PDF download; the staff desk sends it the same way."""
-    response = HttpResponse(record_pdf(application), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="transfer-record-{application.number}.pdf"'
-    response["Cache-Control"] = "no-store, private"
-    return response
+    return printing.pdf_response(record_paper(application))
 
 
 def _own_application(request, pk, related=DETAIL_RELATED):
@@ -144,7 +169,7 @@ def detail_context(application, *, id_card_form=None, resubmit_form=None):
     """Return what the detail page shows: the facts, the ID-card image, what to correct, the timeline."""
     return {
         "application": application,
-        "id_cards": list(materials_of(application).filter(kind=ID_CARD_KIND)),
+        "id_cards": list(materials_of(application).filter(kind=ID_CARD_KIND, replaced_by__isnull=True)),
         "id_card_replaced": application.status == "returned" and services.id_card_replaced(application),
         "id_card_form": id_card_form or IdCardForm(),
         "resubmit_form": resubmit_form or ResubmitForm(

@@ -1,29 +1,19 @@
 """The review desk: the reasons staff keep, and the withdrawal queue with its decisions."""
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from django import forms as django_forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Max, Q, Value, When
-from django.http import Http404
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.html import format_html
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.access_log import RecordsDataAccess, record_id_number_search
-from accounts.scoping import RegionListFilter, RegionScopedAdmin
-from review.admin import EventInline, MaterialInline, warn_about_unknown_years
-from review.transitions import step_no_longer_open
+from accounts.templatetags.portal import yuan
+from accounts.scoping import RegionListFilter, RegionScopedAdmin, regions_of
+from review.admin import Decision, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work, noted_decision
 
 from . import forms, services
-from .models import MaterialRequirement, WithdrawalApplication, WithdrawalReason, overdue_condition
+from .models import MaterialRequirement, WithdrawalApplication, WithdrawalReason
+from .receipts import receipt_paper
 
 Status = WithdrawalApplication.Status
 
@@ -85,19 +75,9 @@ class WithdrawalReasonAdmin(SimpleHistoryAdmin):
 # Decisions on one application ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One button on the change page: the form it asks for, the service it calls, who may press it."""
-
-    label: str
-    done: str
-    form: Callable
-    perform: Callable
-    permission: Callable
-    offered: Callable
-
-    def allowed(self, user, application):
-        return self.offered(application) and user.has_perm(self.permission(application))
+def _when(offered, permission):
+    """Offer a decision when the status allows it and the user holds the permission it needs then."""
+    return lambda user, application: offered(application) and user.has_perm(permission(application))
 
 
 def _moves_to(status):
@@ -114,12 +94,21 @@ def _at_counter(offered):
 
 
 DECISIONS = {
-    "first-review": Decision(
+    "first-review": noted_decision(
         gettext_lazy("初审通过"), gettext_lazy("已初审通过，等待另一名经办人员复核。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.first_review_withdrawal(
-            application=application, actor=user, note=data["note"]),
-        permission=_fixed(services.REVIEW), offered=_moves_to(Status.FIRST_REVIEWED),
+        services.first_review_withdrawal, _when(_moves_to(Status.FIRST_REVIEWED), _fixed(services.REVIEW)),
+    ),
+    "approve": noted_decision(
+        gettext_lazy("复核通过"), gettext_lazy("已复核通过：账户余额已划入应付提取款，账户已关闭。"),
+        services.approve_withdrawal, _when(_moves_to(Status.APPROVED), _fixed(services.APPROVE)),
+    ),
+    "pay": Decision(
+        gettext_lazy("确认到账"), gettext_lazy("已确认到账，应付提取款已结清。"),
+        form=lambda application, data, files: forms.PayoutForm(data),
+        perform=lambda application, user, data: services.confirm_payout_withdrawal(
+            application=application, actor=user, voucher_number=data["voucher_number"],
+            paid_on=data["paid_on"], note=data["note"]),
+        allowed=_when(_moves_to(Status.PAID), _fixed(services.PAY)), inline=True,
     ),
     "return": Decision(
         gettext_lazy("退回补正"), gettext_lazy("已退回补正，申请人会收到需补正材料的通知。"),
@@ -127,43 +116,29 @@ DECISIONS = {
             data, kinds=services.accepted_kinds(application)),
         perform=lambda application, user, data: services.return_withdrawal(
             application=application, actor=user, missing_kinds=data["missing_kinds"], note=data["note"]),
-        permission=services.decision_permission, offered=_moves_to(Status.RETURNED),
+        allowed=_when(_moves_to(Status.RETURNED), services.decision_permission),
     ),
     "refuse": Decision(
         gettext_lazy("不予受理"), gettext_lazy("已不予受理，申请人会收到原因。"),
         form=lambda application, data, files: forms.RefuseForm(data),
         perform=lambda application, user, data: services.refuse_withdrawal(
             application=application, actor=user, reason=data["reason"]),
-        permission=services.decision_permission, offered=_moves_to(Status.REFUSED),
-    ),
-    "approve": Decision(
-        gettext_lazy("复核通过"), gettext_lazy("已复核通过：账户余额已划入应付提取款，账户已关闭。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.approve_withdrawal(
-            application=application, actor=user, note=data["note"]),
-        permission=_fixed(services.APPROVE), offered=_moves_to(Status.APPROVED),
-    ),
-    "pay": Decision(
-        gettext_lazy("确认到账"), gettext_lazy("已确认到账，应付提取款已结清。"),
-        form=lambda application, data, files: forms.NoteForm(data),
-        perform=lambda application, user, data: services.confirm_payout_withdrawal(
-            application=application, actor=user, note=data["note"]),
-        permission=_fixed(services.PAY), offered=_moves_to(Status.PAID),
+        allowed=_when(_moves_to(Status.REFUSED), services.decision_permission),
     ),
     "bank-return": Decision(
         gettext_lazy("银行退回冲正"), gettext_lazy("已冲正：款项退回个人账户，账户已恢复。"),
         form=lambda application, data, files: forms.BankReturnForm(data),
         perform=lambda application, user, data: services.reverse_payout_withdrawal(
-            application=application, actor=user, note=data["note"]),
-        permission=_fixed(services.PAY), offered=_moves_to(Status.BANK_RETURNED),
+            application=application, actor=user, reason=data["reason"], note=data["note"]),
+        allowed=_when(_moves_to(Status.BANK_RETURNED), _fixed(services.PAY)),
     ),
     "upload": Decision(
         gettext_lazy("上传材料"), gettext_lazy("材料已上传。"),
         form=lambda application, data, files: forms.CounterUploadForm(
             data, files, kinds=services.accepted_kinds(application)),
-        perform=lambda application, user, data: services.add_withdrawal_material(
-            application=application, kind=data["kind"], uploaded_file=data["file"], actor=user),
-        permission=_fixed(services.COUNTER), offered=_at_counter(lambda application: application.is_editable),
+        perform=lambda application, user, data: services.add_withdrawal_materials(
+            application=application, files=data["files"], actor=user),
+        allowed=_when(_at_counter(lambda application: application.is_editable), _fixed(services.COUNTER)),
     ),
     "bank": Decision(
         gettext_lazy("修改收款账户"), gettext_lazy("收款账户已修改，申请人会收到通知。"),
@@ -171,20 +146,20 @@ DECISIONS = {
             data, initial=forms.bank_initial(application, with_number=False)),
         perform=lambda application, user, data: services.change_bank_account(
             application=application, actor=user, **data),
-        permission=_fixed(services.COUNTER), offered=_at_counter(lambda application: application.is_editable),
+        allowed=_when(_at_counter(lambda application: application.is_editable), _fixed(services.COUNTER)),
     ),
     "submit": Decision(
         gettext_lazy("代为提交"), gettext_lazy("已代申请人提交。"),
         form=lambda application, data, files: forms.CounterSubmitForm(data),
         perform=lambda application, user, data: services.submit_withdrawal(
             application=application, actor=user, declaration_accepted=data["declaration"]),
-        permission=_fixed(services.COUNTER), offered=_at_counter(_moves_to(Status.SUBMITTED)),
+        allowed=_when(_at_counter(_moves_to(Status.SUBMITTED)), _fixed(services.COUNTER)),
     ),
     "cancel": Decision(
         gettext_lazy("代为撤销"), gettext_lazy("已按申请人要求撤销。"),
         form=lambda application, data, files: django_forms.Form(data),
         perform=lambda application, user, data: services.cancel_withdrawal(application=application, actor=user),
-        permission=_fixed(services.COUNTER), offered=_at_counter(_moves_to(Status.CANCELLED)),
+        allowed=_when(_at_counter(_moves_to(Status.CANCELLED)), _fixed(services.COUNTER)),
     ),
 }
 
@@ -192,59 +167,43 @@ DECISIONS = {
 # The queue ----------------------------------------------------------------------------------------
 
 
-class WithdrawalMaterialInline(MaterialInline):
-    """Review's material inline, naming each kind as the reason's requirement does."""
-
-    fields = ["kind_label", *(name for name in MaterialInline.fields if name != "kind")]
-    readonly_fields = fields
-
-    def get_formset(self, request, obj=None, **kwargs):
-        # Inline instances are made afresh for each request, so the labels never leak between pages.
-        self.kind_labels = services.accepted_kinds(obj) if obj is not None else {}
-        return super().get_formset(request, obj, **kwargs)
-
-    @admin.display(description=gettext_lazy("材料类别"))
-    def kind_label(self, material):
-        return self.kind_labels.get(material.kind, material.kind)
-
-
-
-class OverdueFilter(admin.SimpleListFilter):
-    title = gettext_lazy("是否超期")
-    parameter_name = "overdue"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("已超期")), ("no", _("未超期"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.overdue()
-        if self.value() == "no":
-            return queryset.exclude(pk__in=queryset.overdue().values("pk"))
-        return queryset
+def my_queue(user):
+    """Return the condition of the applications `user` may act on now, by the permissions they hold."""
+    condition = Q(pk__in=[])
+    if user.has_perm(services.REVIEW):
+        condition |= Q(status=Status.SUBMITTED)
+    if user.has_perm(services.APPROVE):
+        # The approver is another person than the first reviewer (DOMAIN: two-person review).
+        condition |= Q(status=Status.FIRST_REVIEWED) & ~Q(first_reviewer=user)
+    if user.has_perm(services.PAY):
+        condition |= Q(status=Status.APPROVED)
+    return condition
 
 
 @admin.register(WithdrawalApplication)
-class WithdrawalApplicationAdmin(RecordsDataAccess, RegionScopedAdmin, admin.ModelAdmin):
+class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
     region_lookup = "region"
     access_label = gettext_lazy("提取申请详情")
     list_display = [
-        "number", "applicant_masked", "reason", "region", "status", "submitted_at",
-        "first_review_due", "payment_due", "overdue",
+        "number", "applicant_masked", "reason", "status", "deadline", "days_left", "overdue",
     ]
-    list_filter = ["status", "reason", ("region", RegionListFilter), OverdueFilter]
-    list_select_related = ["applicant", "reason", "region"]
-    search_fields = ["number"]
+    list_filter = [
+        QueueFilter, "status", OverdueFilter, ("reason", admin.RelatedOnlyFieldListFilter),
+        ("region", RegionListFilter),
+    ]
+    list_select_related = ["applicant", "reason"]
     search_help_text = gettext_lazy("按申请编号或身份证号码（申请人或已故参保人）精确查找。")
-    inlines = [EventInline, WithdrawalMaterialInline]
-    actions = ["first_review_selected", "approve_selected", "confirm_payout_selected"]
-    change_form_template = "withdrawals/admin/change_form.html"
+    decisions = DECISIONS
+    refusals = services.REFUSALS
+    id_number_lookups = ("applicant__id_number", "holder__id_number")
+    deadline_fields = ("first_review_due", "payment_due")
     readonly_fields = [
         "number", "status", "reason", "applicant_full", "holder_full", "heir_relation", "region",
         "counter_clerk", "proxy_full", "account", "bank_name", "bank_account_masked", "bank_account_full",
         "bank_account_holder", "created_at", "submitted_at", "clock_started_on", "first_review_due",
         "payment_due", "first_reviewer", "approver", "missing_kinds_display", "return_note",
-        "refusal_reason", "declaration_accepted", "declaration_accepted_at", "amount",
+        "refusal_reason", "declaration_accepted", "declaration_accepted_at", "amount_display",
+        "voucher_number", "paid_on", "bank_return_reason",
         "approval_journal", "payout_journal", "payout_reversal_journal", "approval_reversal_journal",
     ]
 
@@ -259,54 +218,36 @@ class WithdrawalApplicationAdmin(RecordsDataAccess, RegionScopedAdmin, admin.Mod
                 "created_at", "submitted_at", "clock_started_on", "first_review_due", "payment_due",
                 "first_reviewer", "approver", "missing_kinds_display", "return_note", "refusal_reason",
                 "declaration_accepted", "declaration_accepted_at"]}),
-            (_("资金"), {"fields": ["amount", "approval_journal", "payout_journal", "payout_reversal_journal",
+            (_("资金"), {"fields": ["amount_display", "voucher_number", "paid_on", "bank_return_reason",
+                                   "approval_journal", "payout_journal", "payout_reversal_journal",
                                    "approval_reversal_journal"]}),
         ]
 
-    def get_ordering(self, request):
-        """Overdue first, then the newest: what needs a clerk now is at the top of the queue."""
-        # Built per request, so that "today" is today's date and not the day the server started.
-        overdue = Case(
-            When(overdue_condition(), then=Value(1)), default=Value(0), output_field=IntegerField()
-        )
-        return [overdue.desc(), "-created_at", "-id"]
+    def my_queue(self, request):
+        return my_queue(request.user)
 
-    # Applications change only through their decisions, never by editing the row.
-    def has_change_permission(self, request, obj=None):
-        return False
+    def work(self, request):
+        user, queues = request.user, []
+        if user.has_perm(services.REVIEW):
+            queues.append((_("提取待初审"), Q(status=Status.SUBMITTED), "status=submitted"))
+        if user.has_perm(services.APPROVE):
+            queues.append((
+                _("提取待复核"), Q(status=Status.FIRST_REVIEWED) & ~Q(first_reviewer=user),
+                "status=first_reviewed",
+            ))
+        if user.has_perm(services.PAY):
+            queues.append((_("提取待确认到账"), Q(status=Status.APPROVED), "status=approved"))
+        return count_work(request, self, queues)
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def material_labels(self, application):
+        return services.accepted_kinds(application)
 
-    def has_review_permission(self, request):
-        return request.user.has_perm(services.REVIEW)
-
-    def has_approve_permission(self, request):
-        return request.user.has_perm(services.APPROVE)
-
-    def has_pay_permission(self, request):
-        return request.user.has_perm(services.PAY)
-
-    def get_search_results(self, request, queryset, search_term):
-        """Find by application number or ID number, always by equality (never LIKE on ID numbers)."""
-        term = search_term.strip().upper()
-        if not term:
-            return queryset, False
-        found = queryset.filter(Q(number=term) | Q(applicant__id_number=term) | Q(holder__id_number=term))
-        record_id_number_search(request=request, term=term, found=found)
-        return found, False
+    def decision_context(self, request, application):
+        return {"bank_account_number": application.bank_account_number_for(request.user)}
 
     def people_of(self, application):
         # An heir's application also shows the deceased holder's account.
         return [application.applicant_id, application.holder_id]
-
-    @admin.display(description=gettext_lazy("申请人"), ordering="applicant__name")
-    def applicant_masked(self, obj):
-        return f"{obj.applicant.masked_name}（{obj.applicant.masked_id_number}）"
-
-    @admin.display(description=gettext_lazy("申请人"))
-    def applicant_full(self, obj):
-        return f"{obj.applicant.name}（{obj.applicant.id_number}）"
 
     @admin.display(description=gettext_lazy("账户持有人"))
     def holder_full(self, obj):
@@ -329,123 +270,27 @@ class WithdrawalApplicationAdmin(RecordsDataAccess, RegionScopedAdmin, admin.Mod
     def bank_account_full(self, obj):
         return obj.bank_account_number
 
+    @admin.display(description=gettext_lazy("提取金额"))
+    def amount_display(self, obj):
+        return yuan(obj.amount) if obj.amount is not None else "—"
+
     @admin.display(description=gettext_lazy("需补正的材料"))
     def missing_kinds_display(self, obj):
         kinds = services.accepted_kinds(obj)
         return "、".join(kinds.get(kind, kind) for kind in obj.missing_kinds) or "—"
 
-    @admin.display(description=gettext_lazy("是否超期"))
-    def overdue(self, obj):
-        if obj.is_overdue:
-            return format_html('<strong class="overdue-badge">{}</strong>', _("已超期"))
-        return ""
+    # The counter -------------------------------------------------------------------------------
 
-    class Media:
-        css = {"all": ["withdrawals/admin.css"]}
+    counter_form = forms.CounterWithdrawalForm
+    counter_template = "withdrawals/admin/counter_start.html"
+    counter_title = gettext_lazy("窗口代办提取申请")
+    counter_done = gettext_lazy("申请已创建，请上传材料后代为提交。")
 
-    # Pages --------------------------------------------------------------------------------------
+    def counter_form_options(self, request):
+        return {"regions": regions_of(request.user)}
 
-    def get_urls(self):
-        decide = self.admin_site.admin_view(self.decision_view)
-        return [
-            path("<path:object_id>/decide/<slug:decision>/", decide, name="withdrawals_decide"),
-            *super().get_urls(),
-        ]
+    def lodge_at_counter(self, request, data):
+        return services.start_counter_withdrawal(clerk=request.user, **data)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        """Show the application with the decisions the user may take; 404 outside the user's regions."""
-        application = self._scoped_application(request, object_id)
-        warn_about_unknown_years(request, application.first_review_due, application.payment_due)
-        buttons = [
-            {"label": decision.label, "url": reverse("admin:withdrawals_decide", args=[application.pk, key])}
-            for key, decision in DECISIONS.items()
-            if decision.allowed(request.user, application)
-        ]
-        extra_context = {**(extra_context or {}), "decision_buttons": buttons}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def decision_view(self, request, object_id, decision):
-        """Ask for what a decision needs, then take it through the service."""
-        application = self._scoped_application(request, object_id)
-        step = DECISIONS.get(decision)
-        if step is None:
-            raise Http404
-        if not step.allowed(request.user, application):
-            raise step_no_longer_open(application)
-        form = step.form(application, request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                step.perform(application, request.user, form.cleaned_data)
-            except services.REFUSALS as error:
-                self.message_user(request, error.message, messages.ERROR)
-            else:
-                self.message_user(request, step.done, messages.SUCCESS)
-                return redirect("admin:withdrawals_withdrawalapplication_change", application.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts, "original": application, "decision": step, "form": form,
-            "title": f"{step.label}：{application.number}", "media": self.media + form.media,
-            "bank_account_number": application.bank_account_number_for(request.user),
-        }
-        return TemplateResponse(request, "withdrawals/admin/decision.html", context)
-
-    def add_view(self, request, form_url="", extra_context=None):
-        """Open an application at the counter for a citizen who came in person or sent a proxy."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = forms.CounterWithdrawalForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                application = services.start_counter_withdrawal(clerk=request.user, **form.cleaned_data)
-            except services.REFUSALS as error:
-                form.add_error(None, error.message)
-            else:
-                self.message_user(request, _("申请已创建，请上传材料后代为提交。"), messages.SUCCESS)
-                return redirect("admin:withdrawals_withdrawalapplication_change", application.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts, "form": form, "title": _("窗口代办提取申请"), "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "withdrawals/admin/counter_start.html", context)
-
-    def changelist_view(self, request, extra_context=None):
-        """Warn when an open application's deadline falls in a year whose holidays nobody entered."""
-        latest = self.get_queryset(request).filter(status__in=WithdrawalApplication.AWAITING_PAYMENT)
-        warn_about_unknown_years(request, latest.aggregate(day=Max("payment_due"))["day"])
-        return super().changelist_view(request, extra_context)
-
-    def _scoped_application(self, request, object_id):
-        # Another region's application answers 404, as if it did not exist.
-        application = self.get_object(request, unquote(object_id))
-        if application is None:
-            raise Http404
-        return application
-
-    # List actions -------------------------------------------------------------------------------
-
-    @admin.action(permissions=["review"], description=gettext_lazy("初审通过所选申请"))
-    def first_review_selected(self, request, queryset):
-        self._act_on_each(request, queryset, services.first_review_withdrawal, _("初审通过"))
-
-    @admin.action(permissions=["approve"], description=gettext_lazy("复核通过所选申请"))
-    def approve_selected(self, request, queryset):
-        self._act_on_each(request, queryset, services.approve_withdrawal, _("复核通过"))
-
-    @admin.action(permissions=["pay"], description=gettext_lazy("确认所选申请已到账"))
-    def confirm_payout_selected(self, request, queryset):
-        self._act_on_each(request, queryset, services.confirm_payout_withdrawal, _("确认到账"))
-
-    def _act_on_each(self, request, queryset, service, label):
-        done = 0
-        for application in queryset.select_related("account", "region", "reason", "applicant"):
-            try:
-                service(application=application, actor=request.user)
-            except services.REFUSALS as error:
-                self.message_user(request, f"{application.number}：{error.message}", messages.ERROR)
-            else:
-                done += 1
-        if done:
-            self.message_user(
-                request, _("%(label)s：已办理 %(count)d 件。") % {"label": label, "count": done}, messages.SUCCESS
-            )
-
+    def receipt_paper(self, application, kind):
+        return receipt_paper(application, kind)

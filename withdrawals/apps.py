@@ -12,3 +12,9 @@ class WithdrawalsConfig(AppConfig):
         "reviewer": ["view_withdrawalapplication", "add_withdrawalapplication", "review_withdrawal"],
         "approver": ["view_withdrawalapplication", "approve_withdrawal", "pay_withdrawal"],
     }
+
+    def seed_demo(self):
+        """Called by `seed_demo`: a day's withdrawals on the demo desks. Returns how many were new."""
+        from . import demo
+
+        return demo.seed()

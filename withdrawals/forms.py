@@ -4,6 +4,7 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import IdNumberField
@@ -120,7 +121,7 @@ class CounterWithdrawalForm(BankAccountForm):
     applicant_id_number = IdNumberField(
         label=_("申请人身份证号码"), help_text=_("参保人本人申请的填本人；参保人死亡的填继承人。")
     )
-    reason = forms.ModelChoiceField(label=_("提取原因"), queryset=WithdrawalReason.objects.filter(enabled=True))
+    reason = forms.ModelChoiceField(label=_("提取原因"), queryset=WithdrawalReason.objects.none())
     holder_id_number = IdNumberField(
         label=_("已故参保人身份证号码"), required=False, help_text=_("仅参保人死亡时填写。")
     )
@@ -132,7 +133,20 @@ class CounterWithdrawalForm(BankAccountForm):
         label=_("代办人姓名"), max_length=50, required=False,
         help_text=_("由他人代为办理的填写；申请人本人办理的不填。代办人须提供委托书。"),
     )
-    proxy_id_number = IdNumberField(label=_("代办人身份证号码"), required=False)
+    proxy_id_number = IdNumberField(
+        label=_("代办人身份证号码"), required=False, help_text=_("代办人的身份证须作为材料上传。")
+    )
+
+    # In the order a clerk works: who applies, why, who acts for them, then where the money goes.
+    field_order = [
+        "applicant_id_number", "reason", "holder_id_number", "heir_relation", "proxy_name", "proxy_id_number",
+        "bank_name", "bank_account_number", "bank_account_holder",
+    ]
+
+    def __init__(self, *args, regions, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The reasons a citizen of the clerk's regions could choose online, and no other.
+        self.fields["reason"].queryset = WithdrawalReason.objects.offered_in_any(regions)
 
     def clean(self):
         cleaned = super().clean()
@@ -145,16 +159,6 @@ class CounterWithdrawalForm(BankAccountForm):
         if cleaned.get("proxy_id_number") and not cleaned.get("proxy_name"):
             self.add_error("proxy_name", _("请填写代办人姓名。"))
         return cleaned
-
-
-class NoteForm(forms.Form):
-    # Whatever is written here appears in the citizen's progress timeline.
-    note = forms.CharField(
-        label=_("给申请人的说明（申请人可在办理进度中看到）"), required=False, max_length=200,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("可不填。最多200字；内部意见请勿写在这里。"),
-        error_messages={"max_length": _("说明最多200字，请精简。")},
-    )
 
 
 class ReturnForm(forms.Form):
@@ -181,11 +185,41 @@ class RefuseForm(forms.Form):
 
 
 class BankReturnForm(forms.Form):
-    note = forms.CharField(
-        label=_("银行退回原因"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+    reason = forms.CharField(
+        label=_("银行退回原因（以银行退票通知为准）"), max_length=200,
         help_text=_("例如：账户已销户、户名与账号不符。申请人会看到这段原因。"),
-        error_messages={"required": _("请填写银行退回的原因。")},
+        error_messages={"required": _("请填写银行退回的原因。"), "max_length": _("原因最多200字，请精简。")},
     )
+    note = forms.CharField(
+        label=_("补充说明（可不填）"), required=False, max_length=200, widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"max_length": _("说明最多200字，请精简。")},
+    )
+
+
+class PayoutForm(forms.Form):
+    """What the bank's payment voucher says: its number (银行流水号) and the day it paid."""
+
+    voucher_number = forms.CharField(
+        label=_("银行流水号"), max_length=40,
+        help_text=_("照银行付款凭证填写。"),
+        error_messages={"required": _("请填写银行流水号：每笔付款以银行的凭证为据。"),
+                        "max_length": _("银行流水号最多40个字符。")},
+    )
+    paid_on = forms.DateField(
+        label=_("到账日期"), initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": _("请填写银行付款的日期。"), "invalid": _("请按“2026-12-05”的格式填写日期。")},
+    )
+    note = forms.CharField(
+        label=_("给申请人的说明（可不填）"), required=False, max_length=200,
+        error_messages={"max_length": _("说明最多200字，请精简。")},
+    )
+
+    def clean_paid_on(self):
+        day = self.cleaned_data["paid_on"]
+        if day > timezone.localdate():
+            raise forms.ValidationError(_("到账日期不能晚于今天。"))
+        return day
 
 
 class CounterSubmitForm(forms.Form):
@@ -196,9 +230,20 @@ class CounterSubmitForm(forms.Form):
 
 
 class CounterUploadForm(forms.Form):
-    kind = forms.ChoiceField(label=_("材料类别"))
-    file = material_file_field()
+    """Every material the clerk scanned, in one upload: a file field for each kind the application takes."""
 
     def __init__(self, *args, kinds, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = list(kinds.items())
+        for code, label in kinds.items():
+            field = material_file_field()
+            field.label, field.required = label, False
+            self.fields[f"file_{code}"] = field
+        self.kinds = kinds
+
+    def clean(self):
+        cleaned = super().clean()
+        files = [(code, cleaned.get(f"file_{code}")) for code in self.kinds]
+        cleaned["files"] = [(code, upload) for code, upload in files if upload]
+        if not cleaned["files"] and not self.errors:
+            raise ValidationError(_("请至少选择一个文件。"))
+        return cleaned

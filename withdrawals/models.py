@@ -14,6 +14,9 @@ from review.models import Application
 # A proxy acting for a citizen at the counter brings a signed authorisation; it is never required online.
 AUTHORISATION_KIND = "authorisation"
 AUTHORISATION_LABEL = _("委托书（代办人办理时提供）")
+# The proxy's own ID card, which the clerk checks and keeps a scan of beside the authorisation.
+PROXY_ID_CARD_KIND = "proxy_id_card"
+PROXY_ID_CARD_LABEL = _("代办人身份证")
 
 
 class WithdrawalReasonQuerySet(models.QuerySet):
@@ -24,6 +27,11 @@ class WithdrawalReasonQuerySet(models.QuerySet):
         if region is not None:
             applies |= Exists(restricted.filter(region_id=region.pk))
         return self.filter(applies, enabled=True)
+
+    def offered_in_any(self, regions):
+        """Return the enabled reasons that apply in at least one of `regions` (a queryset of regions)."""
+        restricted = WithdrawalReason.regions.through.objects.filter(withdrawalreason_id=OuterRef("pk"))
+        return self.filter(~Exists(restricted) | Exists(restricted.filter(region__in=regions)), enabled=True)
 
 
 class WithdrawalReason(models.Model):
@@ -103,10 +111,7 @@ class MaterialRequirement(models.Model):
 
 def overdue_condition(today=None):
     """Return the condition of an application whose next deadline has passed."""
-    today = today or timezone.localdate()
-    return Q(status=WithdrawalApplication.Status.SUBMITTED, first_review_due__lt=today) | Q(
-        status__in=WithdrawalApplication.AWAITING_PAYMENT, payment_due__lt=today
-    )
+    return Q(next_due__lt=today or timezone.localdate())
 
 
 class WithdrawalQuerySet(models.QuerySet):
@@ -156,6 +161,13 @@ class WithdrawalApplication(Application):
     EDITABLE = (Status.DRAFT, Status.RETURNED)
     MATERIAL_STATUSES = EDITABLE
     AWAITING_PAYMENT = (Status.SUBMITTED, Status.FIRST_REVIEWED, Status.APPROVED)
+    # Where an application ends: its 办结凭证 can be printed.
+    ENDED = (Status.PAID, Status.REFUSED, Status.CANCELLED, Status.BANK_RETURNED)
+    DEADLINE_FIELDS = {
+        Status.SUBMITTED: "first_review_due",
+        Status.FIRST_REVIEWED: "payment_due",
+        Status.APPROVED: "payment_due",
+    }
 
     status = models.CharField(_("状态"), max_length=20, choices=Status, default=Status.DRAFT, db_index=True)
     reason = models.ForeignKey(
@@ -221,6 +233,9 @@ class WithdrawalApplication(Application):
         "accounts.JournalTransaction", models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("划转冲正交易"),
     )
+    voucher_number = models.CharField(_("银行流水号"), max_length=40, blank=True)
+    paid_on = models.DateField(_("到账日期"), null=True, blank=True)
+    bank_return_reason = models.CharField(_("银行退回原因"), max_length=200, blank=True)
 
     # Bank details may change while the application is a draft or returned; history keeps each version.
     history = HistoricalRecords()
@@ -236,7 +251,13 @@ class WithdrawalApplication(Application):
             ("approve_withdrawal", _("复核提取申请")),
             ("pay_withdrawal", _("确认提取款到账")),
         ]
-        indexes = [models.Index(fields=["region", "status"], name="withdrawal_region_status")]
+        indexes = [
+            models.Index(fields=["region", "status"], name="withdrawal_region_status"),
+            # The desk's queue: a region's applications waiting on staff, the earliest deadline first.
+            models.Index(
+                fields=["region", "next_due"], name="withdrawal_queue", condition=Q(next_due__isnull=False)
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["account"],
@@ -297,15 +318,6 @@ class WithdrawalApplication(Application):
         return mask_name(self.proxy_name)
 
     @property
-    def next_due(self):
-        """Return the deadline the application is waiting on, or None once nothing is pending."""
-        if self.status == self.Status.SUBMITTED:
-            return self.first_review_due
-        if self.status in (self.Status.FIRST_REVIEWED, self.Status.APPROVED):
-            return self.payment_due
-        return None
-
-    @property
     def pending_deadlines(self):
         """Return (label, date) of each step still to come: first review and payment, or payment only."""
         if self.status == self.Status.SUBMITTED:
@@ -319,11 +331,6 @@ class WithdrawalApplication(Application):
         if self.status == self.Status.SUBMITTED:
             return _("初审期限")
         return _("到账期限")
-
-    @property
-    def is_overdue(self):
-        due = self.next_due
-        return due is not None and due < timezone.localdate()
 
     def bank_account_number_for(self, user):
         """Show the full number only to those who approve; everyone else sees the last four digits."""

@@ -30,7 +30,9 @@ from review.calendar import add_working_days
 from review.models import new_application_number
 from review.transitions import TransitionError, record_creation, transition
 
-from .models import AUTHORISATION_KIND, AUTHORISATION_LABEL, WithdrawalApplication
+from .models import (
+    AUTHORISATION_KIND, AUTHORISATION_LABEL, PROXY_ID_CARD_KIND, PROXY_ID_CARD_LABEL, WithdrawalApplication,
+)
 
 Status = WithdrawalApplication.Status
 
@@ -90,10 +92,14 @@ def accepted_kinds(application):
 
 
 def material_kinds_for(reason, *, proxy):
-    """Return the kinds a new application asks for: the reason's, and the authorisation when a proxy acts."""
+    """Return the kinds a new application asks for: the reason's, and when a proxy acts, the proxy's own ID
+    card and the authorisation."""
     kinds = reason.material_kinds()
     if proxy:
-        kinds.append({"code": AUTHORISATION_KIND, "label": str(AUTHORISATION_LABEL), "required": True})
+        kinds += [
+            {"code": PROXY_ID_CARD_KIND, "label": str(PROXY_ID_CARD_LABEL), "required": True},
+            {"code": AUTHORISATION_KIND, "label": str(AUTHORISATION_LABEL), "required": True},
+        ]
     return kinds
 
 
@@ -309,12 +315,44 @@ def add_withdrawal_material(*, application, kind, uploaded_file, actor):
     _check_acts_for_applicant(application, actor)
     if kind not in accepted_kinds(application):
         raise ServiceError(_("此申请不需要这类材料。"), code="unknown_kind")
+    return _add_checked(application, kind, uploaded_file, actor, None)
+
+
+def _mark_what_it_replaces(application, kind, material):
+    returned = application.status == Status.RETURNED and application.returned_at
+    if returned and kind in application.missing_kinds:
+        # The file a return found wanting is kept for the record, marked as replaced by the new one.
+        earlier = review_materials.materials_of(application).filter(
+            kind=kind, uploaded_at__lte=application.returned_at
+        )
+        review_materials.mark_replaced(earlier=earlier, replacement=material)
+
+
+def add_withdrawal_materials(*, application, files, actor):
+    """Attach several files at once, [(kind, file), ...]: each checked before any is stored."""
+    _check_acts_for_applicant(application, actor)
+    kinds = accepted_kinds(application)
+    if any(kind not in kinds for kind, _upload in files):
+        raise ServiceError(_("此申请不需要这类材料。"), code="unknown_kind")
     try:
-        return review_materials.add_material(
-            application=application, kind=kind, uploaded_file=uploaded_file, actor=actor
+        # Every file is checked first, so that a bad one stores none of them.
+        checked = [(kind, upload, review_materials.check_upload(upload)) for kind, upload in files]
+    except ValidationError as error:
+        raise ServiceError(" ".join(error.messages), code=error.code or "bad_file") from None
+    return [
+        _add_checked(application, kind, upload, actor, result) for kind, upload, result in checked
+    ]
+
+
+def _add_checked(application, kind, upload, actor, checked):
+    try:
+        material = review_materials.add_material(
+            application=application, kind=kind, uploaded_file=upload, actor=actor, checked=checked
         )
     except ValidationError as error:
         raise ServiceError(" ".join(error.messages), code=error.code or "bad_file") from None
+    _mark_what_it_replaces(application, kind, material)
+    return material
 
 
 def remove_withdrawal_material(*, material, application, actor):
@@ -435,7 +473,7 @@ def return_withdrawal(*, application, actor, missing_kinds, note):
     _tell(application, _("提取申请需补正材料"), _(
         "您的提取申请（%(number)s）需要补正。%(summary)s。请在申请页面补充后重新提交，"
         "办理时限从重新提交之日起计算。"
-    ) % {"number": application.number, "summary": summary})
+    ) % {"number": application.number, "summary": summary.rstrip("。")})
     return application
 
 
@@ -455,7 +493,7 @@ def refuse_withdrawal(*, application, actor, reason):
     _tell(application, _("提取申请不予受理"), _(
         "您的提取申请（%(number)s）不予受理。原因：%(reason)s。如有疑问，可携带身份证到医保服务大厅咨询；"
         "符合条件后可以重新申请。"
-    ) % {"number": application.number, "reason": reason})
+    ) % {"number": application.number, "reason": reason.rstrip("。")})
     return application
 
 
@@ -512,12 +550,22 @@ def _move_balance_to_payable(application, actor):
     application.save(update_fields=["amount", "approval_journal"])
 
 
-def confirm_payout_withdrawal(*, application, actor, note=""):
-    """Record that the bank paid the applicant (已到账): the payable is cleared to money paid out."""
+def confirm_payout_withdrawal(*, application, actor, voucher_number, paid_on, note=""):
+    """Record that the bank paid the applicant (已到账), with its voucher: the payable is cleared to paid out."""
     _check_desk(actor, application)
+    voucher_number = (voucher_number or "").strip()
+    if not voucher_number:
+        raise ServiceError(_("请填写银行流水号：每笔付款以银行的凭证为据。"), code="voucher_required")
+    if paid_on is None or paid_on > timezone.localdate():
+        raise ServiceError(_("请填写银行付款的日期，不能晚于今天。"), code="paid_on_required")
     try:
         with transaction.atomic():
-            transition(application=application, to=Status.PAID, actor=actor, note=note, permission=PAY)
+            transition(
+                application=application, to=Status.PAID, actor=actor, permission=PAY,
+                note=_step_note(_("银行流水号 %(voucher)s，%(day)s到账") % {
+                    "voucher": voucher_number, "day": _day(paid_on)}, note),
+                changes={"voucher_number": voucher_number, "paid_on": paid_on},
+            )
             region, amount = application.region, application.amount
             journal = ledger.post(
                 kind=JournalTransaction.Kind.PAYOUT,
@@ -525,7 +573,8 @@ def confirm_payout_withdrawal(*, application, actor, note=""):
                     ledger.Line(system_account(region, Account.Kind.WITHDRAWALS_PAYABLE), -amount),
                     ledger.Line(system_account(region, Account.Kind.PAID_OUT), amount),
                 ],
-                description=_("提取款支付 %(number)s") % {"number": application.number},
+                description=_("提取款支付 %(number)s（银行流水号 %(voucher)s）") % {
+                    "number": application.number, "voucher": voucher_number},
                 idempotency_key=f"withdrawal-payout:{application.pk}",
                 actor=actor,
             )
@@ -533,33 +582,46 @@ def confirm_payout_withdrawal(*, application, actor, note=""):
             application.save(update_fields=["payout_journal"])
             release_hold(account=application.account, reference=application.number)
             _tell(application, _("提取款已到账"), _(
-                "您的提取申请（%(number)s）已办结：¥%(amount)s 已转入%(bank)s尾号%(tail)s的账户，请注意查收。"
+                "您的提取申请（%(number)s）已办结：¥%(amount)s 已于%(day)s转入%(bank)s尾号%(tail)s的账户"
+                "（银行流水号 %(voucher)s），请注意查收。"
             ) % {"number": application.number, "amount": f"{amount:,.2f}", "bank": application.bank_name,
-                 "tail": application.bank_account_number[-4:]})
+                 "tail": application.bank_account_number[-4:], "day": _day(paid_on),
+                 "voucher": voucher_number})
     except ledger.LedgerError as error:
         raise ServiceError(error.message, code=error.code) from None
     return application
 
 
-def reverse_payout_withdrawal(*, application, actor, note):
-    """Record that the bank returned the payment: reverse the money into the account and reopen it."""
+def reverse_payout_withdrawal(*, application, actor, reason, note=""):
+    """Record the bank's return of the payment with its reason: the money goes back, the account reopens."""
     _check_desk(actor, application)
-    note = (note or "").strip()
-    if not note:
-        raise ServiceError(_("请填写银行退回的原因。"), code="reason_required")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(_("请填写银行退回的原因（以银行退票通知为准）。"), code="reason_required")
     try:
         with transaction.atomic():
             was_paid = application.status == Status.PAID
-            transition(application=application, to=Status.BANK_RETURNED, actor=actor, note=note, permission=PAY)
+            transition(
+                application=application, to=Status.BANK_RETURNED, actor=actor, permission=PAY,
+                note=_step_note(_("银行退回：%(reason)s") % {"reason": reason.rstrip("。")}, note),
+                changes={"bank_return_reason": reason},
+            )
             _reverse_money(application, actor, was_paid=was_paid)
             release_hold(account=application.account, reference=application.number)
             _tell(application, _("提取款被银行退回"), _(
-                "您的提取申请（%(number)s）的款项被银行退回（%(note)s）。¥%(amount)s 已退回您的个人账户，"
-                "账户恢复正常。请核对银行账户信息后重新申请提取。"
-            ) % {"number": application.number, "note": note, "amount": f"{application.amount:,.2f}"})
+                "您的提取申请（%(number)s）的款项被银行退回，银行说明的原因：%(reason)s。"
+                "¥%(amount)s 已退回您的个人账户，账户恢复正常。请核对银行账户信息后重新申请提取。"
+            ) % {"number": application.number, "reason": reason.rstrip("。"),
+                 "amount": f"{application.amount:,.2f}"})
     except ledger.LedgerError as error:
         raise ServiceError(error.message, code=error.code) from None
     return application
+
+
+def _step_note(fact, note):
+    """Join what the bank said and the clerk's own note into one sentence-like line, with one full stop."""
+    note = (note or "").strip().rstrip("。")
+    return f"{fact}；{note}" if note else fact
 
 
 def _reverse_money(application, actor, *, was_paid):

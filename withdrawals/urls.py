@@ -14,4 +14,6 @@ urlpatterns = [
     path("<int:pk>/bank/", views.change_bank, name="change_bank"),
     path("<int:pk>/submit/", views.submit, name="submit"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("<int:pk>/receipt/<slug:kind>/", views.receipt, name="receipt"),
+    path("<int:pk>/receipt/<slug:kind>.pdf", views.receipt_download, name="receipt_pdf"),
 ]

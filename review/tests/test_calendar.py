@@ -10,6 +10,7 @@ from review.calendar import (
     is_working_day,
     library_covers,
     overdue_cutoff,
+    working_days_between,
     year_is_known,
 )
 from review.models import Holiday
@@ -123,3 +124,21 @@ def test_overdue_cutoff_agrees_with_add_working_days(days):
     for offset in range(40):
         start = today - datetime.timedelta(days=offset)
         assert (add_working_days(start, days) < today) == (start < cutoff), start
+
+
+def test_working_days_left_count_the_days_after_today_up_to_the_deadline():
+    # From 30 September 2026 to 13 October: the fifth working day, so 5 left; the deadline itself is 0.
+    assert working_days_between(D(2026, 9, 30), D(2026, 10, 13)) == 5
+    assert working_days_between(D(2026, 10, 13), D(2026, 10, 13)) == 0
+
+
+def test_working_days_past_a_deadline_are_negative():
+    assert working_days_between(D(2026, 10, 13), D(2026, 10, 12)) == -1  # Tuesday, due Monday
+    assert working_days_between(D(2026, 11, 23), D(2026, 11, 20)) == -1  # Monday, due the Friday before
+
+
+def test_working_days_between_reads_staff_entries():
+    Holiday.objects.create(date=D(UNKNOWN_YEAR, 3, 1), kind=Holiday.Kind.HOLIDAY, name="测试")
+    with_entry = working_days_between(D(UNKNOWN_YEAR, 2, 28), D(UNKNOWN_YEAR, 3, 3))
+    Holiday.objects.all().delete()
+    assert working_days_between(D(UNKNOWN_YEAR, 2, 28), D(UNKNOWN_YEAR, 3, 3)) == with_entry + 1

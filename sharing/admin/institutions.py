@@ -24,6 +24,7 @@ from accounts.admin import ReadOnlyAdmin, ReadOnlyInline, admin_link, confirm_an
 from accounts.identity import mask_digits, mask_id_number
 from accounts.scoping import RegionListFilter, RegionScopedAdmin
 from accounts.services import ServiceError
+from review.admin import WorkDesk, count_work
 
 from .. import settlement as services
 from ..models import Institution, MisuseCase, Settlement, SettlementPayment, Suspension
@@ -453,7 +454,9 @@ class InForceFilter(admin.SimpleListFilter):
 
 
 @admin.register(MisuseCase)
-class MisuseCaseAdmin(DeskPagesMixin, ExactPersonSearch, ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin):
+class MisuseCaseAdmin(
+    WorkDesk, DeskPagesMixin, ExactPersonSearch, ReadOnlyAdmin, RegionScopedAdmin, admin.ModelAdmin
+):
     person_fields = ("patient", "card_holder")
     list_display = [
         "id",
@@ -489,6 +492,12 @@ class MisuseCaseAdmin(DeskPagesMixin, ExactPersonSearch, ReadOnlyAdmin, RegionSc
 
     def has_decide_permission(self, request):
         return request.user.has_perm(services.DECIDE_MISUSE)
+
+    def work(self, request):
+        if not self.has_decide_permission(request):
+            return []
+        queue = [(_("冒名就医待认定"), Q(status=MisuseCase.Status.OPEN), f"status={MisuseCase.Status.OPEN}")]
+        return count_work(request, self, queue, deadline=None)
 
     @admin.display(description=gettext_lazy("就诊人"), ordering="patient__name")
     def patient_masked(self, case):
@@ -584,7 +593,7 @@ class SuspensionAdmin(ExactPersonSearch, ReadOnlyAdmin, RegionScopedAdmin, admin
     region_lookup = "case__region"
     person_fields = ("person",)
     list_display = ["person_masked", "months", "starts_on", "ends_on", "in_force", "case_link", "created_by"]
-    list_select_related = ["person", "case", "created_by"]
+    list_select_related = ["person", "case", "created_by__staff_profile"]
     list_filter = [InForceFilter, ("case__region", RegionListFilter)]
     search_fields = ["person__id_number"]
     fields = ["person_full", "case_link", "months", "starts_on", "ends_on", "created_by", "created_at"]

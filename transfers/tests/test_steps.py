@@ -261,8 +261,10 @@ def test_the_id_card_is_replaced_only_after_a_return(submitted, returned):
     services.replace_id_card(
         application=returned, actor=returned.applicant.user, uploaded_file=png_upload("新.png")
     )
-    (new,) = materials_of(returned)
+    old, new = materials_of(returned)
     assert new.pk != first.pk and new.original_name == "新.png" and new.kind == ID_CARD_KIND
+    # The image found wanting stays for the record, marked as replaced by the new one.
+    assert (old.pk, old.replaced_by_id, new.replaced_by_id) == (first.pk, new.pk, None)
 
 
 def test_the_id_card_cannot_be_replaced_once_accepted(accepted):

@@ -163,7 +163,8 @@ def test_a_returned_application_shows_what_to_correct_and_takes_a_new_photo(owne
     assert "请先上传新的图片" in response.content.decode()
     new_photo = {"id_card": png_upload("新身份证.png")}
     owner.post(reverse("transfers:replace_id_card", args=[returned.pk]), new_photo)
-    assert [m.original_name for m in materials_of(returned)] == ["新身份证.png"]
+    assert [m.original_name for m in materials_of(returned).filter(replaced_by__isnull=True)] == ["新身份证.png"]
+    assert "新身份证.png" in owner.get(detail_url(returned)).content.decode()
     response = owner.post(
         reverse("transfers:resubmit", args=[returned.pk]), {"reason": "residence", "declaration": "on"}
     )
@@ -197,7 +198,7 @@ def test_the_record_page_shows_the_information_form_with_a_print_stylesheet(owne
     # The record is not the profile page: the ID number is masked there too.
     assert moving.masked_id_number in html and moving.id_number not in html
     assert "¥1,500.00" in html and "120个月（10年）" in html
-    assert "transfers/record.css" in html and "transfers/record.js" in html
+    assert "review/paper.css" in html and "review/paper.js" in html
     assert "style=" not in html and "<script>" not in html
 
 

@@ -6,6 +6,7 @@ import io
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image
 
 from accounts.services import stop_enrolment
@@ -115,4 +116,19 @@ def approved(first_reviewed, desk_approver):
 
 @pytest.fixture
 def paid(approved, desk_approver):
-    return services.confirm_payout_withdrawal(application=approved, actor=desk_approver)
+    return services.confirm_payout_withdrawal(
+        application=approved, actor=desk_approver, voucher_number="B2026120500017",
+        paid_on=timezone.localdate(),
+    )
+
+
+@pytest.fixture
+def reviewer_client(client, desk_reviewer):
+    client.force_login(desk_reviewer)
+    return client
+
+
+@pytest.fixture
+def approver_client(client, desk_approver):
+    client.force_login(desk_approver)
+    return client

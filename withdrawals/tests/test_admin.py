@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -39,7 +40,7 @@ def change_url(application):
 
 
 def decide_url(application, decision):
-    return reverse("admin:withdrawals_decide", args=[application.pk, decision])
+    return reverse("admin:withdrawals_withdrawalapplication_decide", args=[application.pk, decision])
 
 
 def texts(response):
@@ -49,18 +50,6 @@ def texts(response):
 @pytest.fixture
 def application(stopped_applicant):
     return submitted(stopped_applicant)
-
-
-@pytest.fixture
-def reviewer_client(client, desk_reviewer):
-    client.force_login(desk_reviewer)
-    return client
-
-
-@pytest.fixture
-def approver_client(client, desk_approver):
-    client.force_login(desk_approver)
-    return client
 
 
 # The queue ----------------------------------------------------------------------------------------
@@ -99,7 +88,9 @@ def test_search_never_compares_id_numbers_with_like(reviewer_client, application
 
 
 def test_the_overdue_filter(reviewer_client, application, stopped_applicant):
-    WithdrawalApplication.objects.filter(pk=application.pk).update(first_review_due=datetime.date(2020, 1, 2))
+    WithdrawalApplication.objects.filter(pk=application.pk).update(
+        first_review_due=datetime.date(2020, 1, 2), next_due=datetime.date(2020, 1, 2)
+    )
     overdue = reviewer_client.get(QUEUE, {"overdue": "yes"}).content.decode()
     assert application.number in overdue
     assert application.number not in reviewer_client.get(QUEUE, {"overdue": "no"}).content.decode()
@@ -168,9 +159,15 @@ def test_first_review_then_approval_then_payment_through_the_admin(client, appli
     assert (row.status, row.amount, row.approver) == (Status.APPROVED, Decimal("2000.00"), desk_approver)
     assert personal_account_of(row.holder).status == Account.Status.CLOSED
 
-    client.post(decide_url(application, "pay"), {"note": "银行回单 20261124"})
+    client.post(decide_url(application, "pay"), {"voucher_number": "", "paid_on": "2026-01-05", "note": ""})
+    assert refreshed(application).status == Status.APPROVED
+
+    voucher = {"voucher_number": "B20261124001", "paid_on": "2026-01-05", "note": ""}
+    client.post(decide_url(application, "pay"), voucher)
     row = refreshed(application)
-    assert row.status == Status.PAID
+    assert (row.status, row.voucher_number, row.paid_on) == (
+        Status.PAID, "B20261124001", datetime.date(2026, 1, 5)
+    )
     assert row.payout_journal is not None
     assert ledger.audit() == []
 
@@ -207,35 +204,25 @@ def test_refusal_needs_a_reason_in_the_form(reviewer_client, application):
 
 
 def test_bank_return_through_the_admin(approver_client, paid):
-    approver_client.post(decide_url(paid, "bank-return"), {"note": "账户已销户"})
+    approver_client.post(decide_url(paid, "bank-return"), {"reason": "账户已销户", "note": ""})
     row = refreshed(paid)
-    assert row.status == Status.BANK_RETURNED
+    assert (row.status, row.bank_return_reason) == (Status.BANK_RETURNED, "账户已销户")
     assert personal_account_of(row.holder).balance == Decimal("2000.00")
 
 
-def test_the_list_action_first_reviews_the_selected_and_reports_failures(reviewer_client, application, outsider):
-    other = make_employee(balance="50.00", name="赵强")
-    make_citizen_user(other)
-    stop(other)
-    draft = services.start_withdrawal(
-        applicant=other, reason=reason(), actor=other.user, bank_name="中国银行",
-        bank_account_number="6217000012345678", bank_account_holder="赵强",
+def test_a_bulk_decision_without_confirmation_moves_nothing(client, first_reviewed, desk_approver):
+    # Each decision is a judgement on one application's materials: the queue offers no bulk action at all.
+    client.force_login(desk_approver)
+    before = personal_account_of(first_reviewed.holder).balance
+    response = client.post(
+        QUEUE, {"action": "approve_selected", "_selected_action": [first_reviewed.pk], "queue": "all"}
     )
-    response = reviewer_client.post(
-        QUEUE, {"action": "first_review_selected", "_selected_action": [application.pk, draft.pk]}
-    )
-    assert response.status_code == 302
-    assert refreshed(application).status == Status.FIRST_REVIEWED
-    assert refreshed(draft).status == Status.DRAFT
-    messages = texts(response)
-    assert any(draft.number in text for text in messages)
-    assert any("已办理 1 件" in text for text in messages)
-
-
-def test_list_actions_are_offered_by_permission(reviewer_client, application):
-    html = reviewer_client.get(QUEUE).content.decode()
-    assert "first_review_selected" in html
-    assert "approve_selected" not in html
+    assert response.status_code in (200, 302)
+    row = refreshed(first_reviewed)
+    assert (row.status, row.approval_journal) == (Status.FIRST_REVIEWED, None)
+    assert personal_account_of(row.holder).balance == before
+    html = client.get(QUEUE).content.decode()
+    assert "approve_selected" not in html and "first_review_selected" not in html
 
 
 # The counter --------------------------------------------------------------------------------------
@@ -260,18 +247,64 @@ def test_a_clerk_opens_for_a_proxy_uploads_the_authorisation_and_submits(reviewe
     assert response.status_code == 302 and response["Location"] == change_url(application)
     assert application.counter_clerk is not None
     assert (application.proxy_name, application.proxy_id_number) == ("王芳", "330203198702140028")
-    for kind in ("id_card", "settlement_proof"):
-        reviewer_client.post(decide_url(application, "upload"), {"kind": kind, "file": png_upload()})
-    # With a proxy acting, the authorisation is required: submission waits for it.
+    # Several files in one upload, a kind each.
+    reviewer_client.post(
+        decide_url(application, "upload"),
+        {"file_id_card": png_upload(), "file_settlement_proof": png_upload()},
+    )
+    # With a proxy acting, the proxy's ID card and the authorisation are required: submission waits for them.
     response = reviewer_client.post(decide_url(application, "submit"), {"declaration": "on"})
-    assert any("委托书" in text for text in texts(response))
+    assert any("委托书" in text and "代办人身份证" in text for text in texts(response))
     assert refreshed(application).status == Status.DRAFT
-    reviewer_client.post(decide_url(application, "upload"), {"kind": AUTHORISATION_KIND, "file": png_upload()})
+    reviewer_client.post(
+        decide_url(application, "upload"),
+        {f"file_{AUTHORISATION_KIND}": png_upload(), "file_proxy_id_card": png_upload("代办人.png")},
+    )
     assert sorted(materials_of(application).values_list("kind", flat=True)) == sorted(
-        ["id_card", "settlement_proof", AUTHORISATION_KIND]
+        ["id_card", "settlement_proof", "proxy_id_card", AUTHORISATION_KIND]
     )
     reviewer_client.post(decide_url(application, "submit"), {"declaration": "on"})
     assert refreshed(application).status == Status.SUBMITTED
+
+
+def test_a_bad_file_in_one_upload_stores_none_of_them(reviewer_client, stopped_applicant):
+    add = reverse("admin:withdrawals_withdrawalapplication_add")
+    reviewer_client.post(add, counter_form(stopped_applicant))
+    application = WithdrawalApplication.objects.get()
+    fake = SimpleUploadedFile("证明.png", b"not an image at all", content_type="image/png")
+    response = reviewer_client.post(
+        decide_url(application, "upload"), {"file_id_card": png_upload(), "file_settlement_proof": fake}
+    )
+    assert response.status_code == 200
+    assert not materials_of(application).exists()
+
+
+def test_the_counter_looks_the_applicants_name_up_in_the_clerks_regions_only(
+    reviewer_client, stopped_applicant, outsider
+):
+    add = reverse("admin:withdrawals_withdrawalapplication_add")
+    html = reviewer_client.get(add, {"lookup": stopped_applicant.id_number}).content.decode()
+    assert f"参保登记姓名：<strong>{stopped_applicant.name}</strong>" in html
+    assert f'value="{stopped_applicant.id_number}"' in html
+    # 陈明 is enrolled in 东莞 only: a 宁波 clerk finds nobody.
+    html = reviewer_client.get(add, {"lookup": outsider.id_number}).content.decode()
+    assert outsider.name not in html and "本统筹区的参保登记中没有这个身份证号码" in html
+    assert "校验位" in reviewer_client.get(add, {"lookup": "330203198501011230"}).content.decode()
+
+
+def test_the_counter_asks_first_for_the_applicant_then_the_reason_then_the_proxy_then_the_bank(
+    reviewer_client, stopped_applicant
+):
+    html = reviewer_client.get(reverse("admin:withdrawals_withdrawalapplication_add")).content.decode()
+    positions = [html.index(f'name="{name}"') for name in (
+        "applicant_id_number", "reason", "proxy_name", "proxy_id_number", "bank_name"
+    )]
+    assert positions == sorted(positions)
+
+
+def test_the_counter_offers_only_the_reasons_a_citizen_could_choose(reviewer_client, stopped_applicant):
+    html = reviewer_client.get(reverse("admin:withdrawals_withdrawalapplication_add")).content.decode()
+    assert "出国（境）定居" in html and "长期异地居住" not in html.split('name="reason"')[1].split("</select>")[0]
 
 
 def test_without_a_proxy_the_counter_takes_no_authorisation(reviewer_client, stopped_applicant):
@@ -423,10 +456,12 @@ def test_overdue_applications_carry_a_red_text_badge_and_come_first(reviewer_cli
     make_citizen_user(later)
     stop(later)
     newer = submitted(later)
-    WithdrawalApplication.objects.filter(pk=application.pk).update(first_review_due=datetime.date(2020, 1, 2))
+    WithdrawalApplication.objects.filter(pk=application.pk).update(
+        first_review_due=datetime.date(2020, 1, 2), next_due=datetime.date(2020, 1, 2)
+    )
     html = reviewer_client.get(QUEUE).content.decode()
     assert html.count('<strong class="overdue-badge">已超期</strong>') == 1
-    assert "withdrawals/admin" in html and ".css" in html
+    assert "review/desk" in html and ".css" in html
     # The older application is overdue, so it is listed before the newer one.
     assert html.index(f">{application.number}<") < html.index(f">{newer.number}<")
     assert 'alt="False"' not in html and 'alt="True"' not in html

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from accounts import ledger
 from accounts.models import Account, AccountStatusChange, Enrolment, JournalTransaction, LedgerEntry, Notice
@@ -115,11 +116,14 @@ def test_payout_needs_the_pay_permission(approved):
     clerk = make_staff("cashier", "330200")
     grant(clerk, "approve_withdrawal")
     with pytest.raises(NoPermission):
-        services.confirm_payout_withdrawal(application=approved, actor=clerk)
+        services.confirm_payout_withdrawal(
+            application=approved, actor=clerk, voucher_number="B2026120500017",
+            paid_on=timezone.localdate(),
+        )
 
 
 def test_a_bank_return_after_payout_reverses_both_and_reopens_the_account(paid, desk_approver):
-    services.reverse_payout_withdrawal(application=paid, actor=desk_approver, note="账户已销户")
+    services.reverse_payout_withdrawal(application=paid, actor=desk_approver, reason="账户已销户")
     row = refreshed(paid)
     assert row.status == Status.BANK_RETURNED
     account = personal_account_of(row.holder)
@@ -135,7 +139,7 @@ def test_a_bank_return_after_payout_reverses_both_and_reopens_the_account(paid, 
 
 
 def test_a_bank_return_before_payout_reverses_the_approval(approved, desk_approver):
-    services.reverse_payout_withdrawal(application=approved, actor=desk_approver, note="户名与账号不符")
+    services.reverse_payout_withdrawal(application=approved, actor=desk_approver, reason="户名与账号不符")
     row = refreshed(approved)
     assert row.status == Status.BANK_RETURNED
     assert row.payout_reversal_journal is None
@@ -147,14 +151,14 @@ def test_a_bank_return_before_payout_reverses_the_approval(approved, desk_approv
 
 def test_a_bank_return_needs_a_reason(paid, desk_approver):
     with pytest.raises(ServiceError):
-        services.reverse_payout_withdrawal(application=paid, actor=desk_approver, note="")
+        services.reverse_payout_withdrawal(application=paid, actor=desk_approver, reason="")
     assert refreshed(paid).status == Status.PAID
 
 
 def test_after_a_bank_return_the_citizen_can_apply_again(paid, desk_approver):
     from .conftest import start
 
-    services.reverse_payout_withdrawal(application=paid, actor=desk_approver, note="账户已销户")
+    services.reverse_payout_withdrawal(application=paid, actor=desk_approver, reason="账户已销户")
     again = start(paid.applicant, bank_account_number="6222029999999999")
     assert again.status == Status.DRAFT
 
@@ -186,7 +190,10 @@ def test_the_frozen_check_at_approval_comes_before_the_ledger(first_reviewed, de
 
 def test_payment_before_approval_is_not_allowed(first_reviewed, desk_approver):
     with pytest.raises(NotAllowed):
-        services.confirm_payout_withdrawal(application=first_reviewed, actor=desk_approver)
+        services.confirm_payout_withdrawal(
+            application=first_reviewed, actor=desk_approver, voucher_number="B2026120500017",
+            paid_on=timezone.localdate(),
+        )
     assert refreshed(first_reviewed).status == Status.FIRST_REVIEWED
     assert not JournalTransaction.objects.filter(kind=JournalTransaction.Kind.PAYOUT).exists()
 
@@ -194,6 +201,6 @@ def test_payment_before_approval_is_not_allowed(first_reviewed, desk_approver):
 def test_a_bank_return_from_submitted_is_not_allowed(stopped_applicant, desk_approver):
     application = submitted(stopped_applicant)
     with pytest.raises(NotAllowed):
-        services.reverse_payout_withdrawal(application=application, actor=desk_approver, note="户名不符")
+        services.reverse_payout_withdrawal(application=application, actor=desk_approver, reason="户名不符")
     assert refreshed(application).status == Status.SUBMITTED
     assert personal_account_of(stopped_applicant).status == Account.Status.ACTIVE

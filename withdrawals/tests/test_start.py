@@ -154,5 +154,8 @@ def test_a_proxy_at_the_counter_makes_the_authorisation_required(stopped_applica
         stopped_applicant, actor=desk_reviewer, counter_clerk=desk_reviewer,
         proxy_name="王芳", proxy_id_number="330203198702140028",
     )
-    assert list(services.missing_kinds(application)) == ["id_card", "settlement_proof", AUTHORISATION_KIND]
+    # The proxy's own ID card and the authorisation (DOMAIN: a proxy brings one, kept as a material).
+    assert list(services.missing_kinds(application)) == [
+        "id_card", "settlement_proof", "proxy_id_card", AUTHORISATION_KIND
+    ]
     assert "代办人：王*" in Event.objects.for_object(application).get().note

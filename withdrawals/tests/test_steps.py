@@ -346,7 +346,10 @@ def test_a_clerk_cannot_decide_on_his_own_application(clerk_applicant, desk_revi
     assert caught.value.code == "own_case"
     services.approve_withdrawal(application=application, actor=desk_approver)
     with pytest.raises(ServiceError) as caught:
-        services.confirm_payout_withdrawal(application=application, actor=clerk_applicant)
+        services.confirm_payout_withdrawal(
+            application=application, actor=clerk_applicant, voucher_number="B2026120500017",
+            paid_on=timezone.localdate(),
+        )
     assert caught.value.code == "own_case"
     assert refreshed(application).status == Status.APPROVED
 

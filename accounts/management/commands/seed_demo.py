@@ -93,6 +93,12 @@ STAFF = {
     "approver_nb": ("approver", ["330200"]),
     "reviewer_dg": ("reviewer", ["441900"]),
 }
+# username -> (姓名, 工号): how colleagues and the records name each demo clerk.
+STAFF_NAMES = {
+    "reviewer_nb": ("李敏", "NB1024"),
+    "approver_nb": ("陈海燕", "NB1031"),
+    "reviewer_dg": ("梁志强", "DG2017"),
+}
 
 # What every service-hall clerk does in the admin: look everything up, record people and enrolments,
 # freeze accounts, keep the regions' policy tables. Ledger rows are append-only, and logins and the
@@ -212,7 +218,12 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         user.groups.add(group)
         user.user_permissions.add(*permissions(desk_permissions(desk)))
-        profile, _created = StaffProfile.objects.get_or_create(user=user)
+        full_name, staff_number = STAFF_NAMES[username]
+        profile, _created = StaffProfile.objects.get_or_create(
+            user=user, defaults={"full_name": full_name, "staff_number": staff_number}
+        )
+        if not profile.full_name:
+            StaffProfile.objects.filter(pk=profile.pk).update(full_name=full_name, staff_number=staff_number)
         profile.regions.add(*Region.objects.filter(code__in=region_codes))
         return created
 

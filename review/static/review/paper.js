@@ -1,4 +1,4 @@
-// The print button of the transfer record; without scripts the browser's own print menu does the same.
+// The print button of a printable paper; without scripts the browser's own print menu does the same.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", function () {
