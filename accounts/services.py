@@ -2,6 +2,7 @@
 
 import functools
 import logging
+from dataclasses import dataclass
 
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
@@ -38,6 +39,38 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A service's answer to "may this person do this now": yes, or no with why and what to do.
+
+    Each service has one function returning it (`may_withdraw`, `may_transfer`, `may_bind`,
+    `may_top_up`); its page shows the answer before any form, and the service itself raises the refusal,
+    so the two never disagree.
+    """
+
+    allowed: bool
+    message: str = ""
+    code: str = ""
+    link: str = ""
+    link_text: str = ""
+
+    @classmethod
+    def yes(cls, message=""):
+        return cls(allowed=True, message=message)
+
+    @classmethod
+    def no(cls, refusal, *, link="", link_text=""):
+        """The answer for the ServiceError `refusal`, with where to go instead if there is somewhere."""
+        return cls(allowed=False, message=refusal.message, code=refusal.code, link=link, link_text=link_text)
+
+    def __bool__(self):
+        return self.allowed
+
+    def raise_if_refused(self):
+        if not self.allowed:
+            raise ServiceError(self.message, code=self.code)
 
 
 def system_account(region, kind):
