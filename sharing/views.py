@@ -79,10 +79,10 @@ def received(request):
 @step_up_required
 def bind(request):
     person = request.user.person
-    try:
-        enrolment, _account = bindings.payer_standing(person)
-    except ServiceError as error:
-        return render(request, "sharing/cannot_share.html", {"reason": error.message})
+    answer = bindings.may_bind(payer=person)
+    if not answer:
+        return render(request, "sharing/cannot_share.html", {"reason": answer.message})
+    enrolment, _account = bindings.payer_standing(person)
     form = BindForm(request.POST or None)
     context = {"form": form, "promise": bindings.PROMISE, **_scope_of(enrolment.region)}
     if request.method == "POST" and form.is_valid():
@@ -208,8 +208,9 @@ def top_up(request, pk):
     form = TopUpForm(request.POST or None, limits=limits)
     context = {
         "binding": binding, "form": form, "limits": limits, "done_today": bindings.topups_today(binding, now),
+        "answer": bindings.may_top_up(binding=binding, now=now),
     }
-    if request.method != "POST" or not form.is_valid():
+    if request.method != "POST" or not form.is_valid() or not context["answer"]:
         return render(request, "sharing/top_up.html", context)
     amount = form.cleaned_data["amount"]
     if "confirmed" not in request.POST:
