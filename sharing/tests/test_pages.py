@@ -110,7 +110,8 @@ def test_the_payer_sees_each_relative_with_status_way_quota_and_this_months_paym
     record_payment(funded_quota, "35.50", when=timezone.now())
     record_payment(funded_quota, "10.00", when=timezone.now() - datetime.timedelta(days=62))
     html = page_text(as_payer.get(reverse("sharing:index")))
-    assert "张*" in html and "张小雨" not in html
+    # The payer named her: not a third party to him (DOMAIN.md), so her full name, never her ID number.
+    assert "张小雨" in html
     assert "子女" in html and "已生效" in html and "共济额度" in html
     assert "¥500.00" in html  # held
     assert "¥45.50" in html  # used, all time
@@ -120,7 +121,8 @@ def test_the_payer_sees_each_relative_with_status_way_quota_and_this_months_paym
 def test_the_relative_sees_who_shares_with_them(as_child, direct_binding):
     record_payment(direct_binding, "12.00")
     html = page_text(as_child.get(reverse("sharing:received")))
-    assert "张*" in html and "张伟" not in html
+    # Those who share with her are not third parties to her: their full names.
+    assert "张伟" in html
     assert "父母" in html and "¥12.00" in html
 
 
@@ -266,7 +268,7 @@ def test_the_relative_sees_who_paid_what_for_them(as_child, funded_quota, payer)
     record_payment(funded_quota, "35.50", institution_name="宁波天一药房")
     html = page_text(as_child.get(url("detail", funded_quota)))
     assert "为我支付的医药费" in html and "¥35.50" in html
-    assert payer.masked_id_number in html and payer.id_number not in html and "张伟" not in html
+    assert payer.masked_id_number in html and payer.id_number not in html and "张伟" in html
     assert "划拨共济额度" not in html and "解除共济" in html
 
 
@@ -303,7 +305,7 @@ def as_spouse(client, spouse):
 
 def test_the_confirmation_page_explains_the_request(as_spouse, pending, payer):
     html = page_text(as_spouse.get(url("confirm", pending)))
-    assert "确认共济" in html and "拒绝" in html and payer.masked_name in html and "您的配偶" in html
+    assert "确认共济" in html and "拒绝" in html and payer.name in html and "您的配偶" in html
 
 
 def test_the_relative_confirms_from_the_page(as_spouse, pending):
