@@ -9,7 +9,8 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.http import HttpResponse, JsonResponse
+from django.db.models import Case, OuterRef, Subquery, Sum, When
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -29,7 +30,16 @@ from .forms import (
     RegistrationForm,
     StatementFilterForm,
 )
-from .models import Enrolment, LedgerEntry, Notice, PersonalDataAccess, PhoneCode, User
+from .models import (
+    Account,
+    Enrolment,
+    JournalTransaction,
+    LedgerEntry,
+    Notice,
+    PersonalDataAccess,
+    PhoneCode,
+    User,
+)
 from .step_up import mark_phone_proven
 
 PAGE_SIZE = 20
@@ -253,19 +263,58 @@ def password_reset_code(request):
 @citizen_required
 def account(request):
     person = request.user.person
-    personal = services.personal_account_of(person)
-    if personal is None:
+    every = _accounts_of(person)
+    if not every:
         current = person.enrolments.filter(status=Enrolment.Status.ACTIVE).select_related("region").first()
         return render(request, "accounts/no_account.html", {"enrolment": current})
+    personal = _chosen_account(request, every)
     filters = StatementFilterForm(request.GET)
     entries = _statement(personal, filters)
     context = {
         "account": personal,
+        "accounts": every,
+        "account_query": f"account={personal.pk}&" if "account" in request.GET else "",
+        "contribution_months": _contribution_months(person),
         "credits": credits.credit_panel(personal, year=_credit_year(request)),
         "filters": filters,
         "page": Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page")),
     }
     return render(request, "accounts/account.html", context)
+
+
+def _accounts_of(person):
+    """Every personal account the person has had, the current one first, each with where its money went."""
+    transferred_to = LedgerEntry.objects.filter(
+        account=OuterRef("pk"), transaction__kind=JournalTransaction.Kind.TRANSFER_OUT
+    ).order_by("-id")
+    return list(
+        Account.objects.filter(kind=Account.Kind.PERSONAL, enrolment__person=person)
+        .select_related("region", "enrolment__region")
+        .annotate(
+            transfer_words=Subquery(transferred_to.values("transaction__description")[:1]),
+            transferred_at=Subquery(transferred_to.values("transaction__created_at")[:1]),
+            is_past=Case(When(status=Account.Status.TRANSFERRED_OUT, then=1), default=0),
+        )
+        .order_by("is_past", "-id")
+    )
+
+
+def _chosen_account(request, every):
+    """The account `?account=` names, if it is one of the citizen's; else the current one; else 404."""
+    wanted = request.GET.get("account", "")
+    if not wanted:
+        return every[0]
+    for candidate in every:
+        if str(candidate.pk) == wanted:
+            return candidate
+    raise Http404
+
+
+def _contribution_months(person):
+    """The contribution months that count: a transferred-out enrolment's months moved into the new one."""
+    employee = person.enrolments.filter(insurance_type=Enrolment.InsuranceType.EMPLOYEE)
+    counted = employee.exclude(status=Enrolment.Status.TRANSFERRED_OUT)
+    return counted.aggregate(total=Sum("contribution_months"))["total"] or 0
 
 
 def _credit_year(request):
