@@ -2,6 +2,7 @@
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
 
 from axes.utils import reset as axes_reset
@@ -435,9 +436,24 @@ def release_hold(*, account, reference):
 # Notices ------------------------------------------------------------------------------------------
 
 
-def notify(*, person, title, body, link=""):
-    """Leave a notice in the person's inbox."""
-    return Notice.objects.create(person=person, title=title, body=body, link=link)
+def notify(*, person, title, body, link="", needs_action=False):
+    """Leave a notice in the person's inbox: one asking for an action (at `link`) or one that informs."""
+    return Notice.objects.create(**notice_fields(title=title, body=body, link=link, needs_action=needs_action),
+                                 person=person)
+
+
+def notice_fields(*, title, body, link="", needs_action=False):
+    """The fields of a notice, its text with one full stop where a reason typed by staff brought its own."""
+    return {"title": one_full_stop(title), "body": one_full_stop(body), "link": link, "needs_action": needs_action}
+
+
+def one_full_stop(text):
+    return re.sub(r"([。！？])[。.]+", r"\1", str(text))
+
+
+def mark_all_notices_read(*, person):
+    """Mark every unread notice of the person read."""
+    return Notice.objects.filter(person=person, read_at__isnull=True).update(read_at=timezone.now())
 
 
 def mark_notice_read(*, notice):

@@ -16,6 +16,7 @@ urlpatterns = [
     path("account/access-log/", views.access_log, name="access_log"),
     path("notices/", views.notices, name="notices"),
     path("notices/<int:pk>/", views.notice, name="notice"),
+    path("notices/read-all/", views.read_all_notices, name="read_all_notices"),
     path("healthz", views.healthz, name="healthz"),
     path("preferences/text-size/", views.text_size, name="text_size"),
 ]

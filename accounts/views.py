@@ -356,9 +356,30 @@ def profile(request):
 
 @citizen_required
 def notices(request):
+    """The inbox: what asks for an action first, then everything else folded by day."""
     inbox = Notice.objects.filter(person_id=request.user.person_id).order_by("-created_at", "-id")
-    page = Paginator(inbox, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "accounts/notices.html", {"page": page})
+    to_do = inbox.filter(needs_action=True, read_at__isnull=True)
+    page = Paginator(inbox.exclude(needs_action=True, read_at__isnull=True), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {"to_do": list(to_do[:PAGE_SIZE]), "page": page, "days": _by_day(page.object_list)}
+    return render(request, "accounts/notices.html", context)
+
+
+def _by_day(items):
+    """Group notices by the citizen's calendar day: [(day, [notices], unread count)], newest first."""
+    days = {}
+    for item in items:
+        days.setdefault(timezone.localtime(item.created_at, services.CITIZENS_TIME_ZONE).date(), []).append(item)
+    return [(day, group, sum(item.is_unread for item in group)) for day, group in days.items()]
+
+
+@citizen_required
+@require_POST
+def read_all_notices(request):
+    count = services.mark_all_notices_read(person=request.user.person)
+    messages.success(request, _("已将%(count)d条通知标为已读。") % {"count": count})
+    return redirect("notices")
 
 
 @citizen_required
@@ -366,8 +387,8 @@ def notice(request, pk):
     item = get_object_or_404(Notice, pk=pk, person_id=request.user.person_id)
     services.mark_notice_read(notice=item)
     # The link is typed by staff in the admin: follow it only if it stays on this site.
-    next_step = item.link if _is_local(request, item.link) else ""
-    return render(request, "accounts/notice.html", {"notice": item, "next_step": next_step})
+    link = item.link if _is_local(request, item.link) else ""
+    return render(request, "accounts/notice.html", {"notice": item, "link": link})
 
 
 @citizen_required

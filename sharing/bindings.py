@@ -960,6 +960,7 @@ def _notify_request(binding):
         ) % {"payer": _payer_words(binding), "way": _way_words(binding, to_relative=True),
              "deadline": deadline},
         link=reverse("sharing:confirm", args=[binding.pk]),
+        needs_action=True,
     )
     notify(
         person=binding.payer,

@@ -625,7 +625,7 @@ def return_transfer(*, application, actor, note, replace_id_card=False):
     _tell(application, _("转移申请需补正"), _(
         "您的转移申请（%(number)s）被%(region)s退回补正：%(summary)s。请在申请页面补正后重新提交，"
         "办理时限从重新受理之日起计算。"
-    ) % {**_names(application), "region": region.name, "summary": summary})
+    ) % {**_names(application), "region": region.name, "summary": summary}, needs_action=True)
     return application
 
 
@@ -830,10 +830,10 @@ def _step_note(what, note):
     return f"{what}：{note}" if note else what
 
 
-def _tell(application, title, body):
+def _tell(application, title, body, needs_action=False):
     notify(
         person=application.applicant, title=title, body=body,
-        link=reverse("transfers:detail", args=[application.pk]),
+        link=reverse("transfers:detail", args=[application.pk]), needs_action=needs_action,
     )
 
 

@@ -487,7 +487,7 @@ def return_withdrawal(*, application, actor, missing_kinds, note):
     _tell(application, _("提取申请需补正材料"), _(
         "您的提取申请（%(number)s）需要补正。%(summary)s。请在申请页面补充后重新提交，"
         "办理时限从重新提交之日起计算。"
-    ) % {"number": application.number, "summary": summary})
+    ) % {"number": application.number, "summary": summary}, needs_action=True)
     return application
 
 
@@ -684,10 +684,10 @@ def decision_permission(application):
     return REVIEW if application.status == Status.SUBMITTED else APPROVE
 
 
-def _tell(application, title, body):
+def _tell(application, title, body, needs_action=False):
     notify(
         person=application.applicant, title=title, body=body,
-        link=reverse("withdrawals:detail", args=[application.pk]),
+        link=reverse("withdrawals:detail", args=[application.pk]), needs_action=needs_action,
     )
 
 
