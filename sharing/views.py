@@ -185,8 +185,32 @@ def end(request, pk):
     if request.method != "POST":
         return render(request, "sharing/end.html", {"binding": binding, "is_payer": is_payer})
     reason = Binding.EndReason.PAYER if is_payer else Binding.EndReason.RELATIVE
-    _perform(request, bindings.end_binding, _("家庭共济已解除。"), binding=binding, actor=request.user, reason=reason)
+    try:
+        ended = bindings.end_binding(binding=binding, actor=request.user, reason=reason)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _end_done(ended, is_payer))
     return redirect("sharing:detail", pk=binding.pk)
+
+
+def _end_done(binding, is_payer):
+    """Say the binding ended and, to the payer, where the unused quota went."""
+    if not is_payer:
+        return _("家庭共济已解除，此后看病不再从%(payer)s的账户支付，已支付的费用不受影响。") % {
+            "payer": binding.payer.name
+        }
+    outcome = binding.quota_outcome
+    if outcome.returned:
+        return _("家庭共济已解除。未用完的共济额度 ¥%(amount)s 已退回您的个人账户。") % {
+            "amount": f"{outcome.returned:,.2f}"
+        }
+    if outcome.held:
+        return _(
+            "家庭共济已解除。未用完的共济额度 ¥%(amount)s 仍归您所有，您的个人账户目前不能入账，"
+            "暂时保留在额度中，账户恢复后自动退回。"
+        ) % {"amount": f"{outcome.held:,.2f}"}
+    return _("家庭共济已解除，已支付的费用不受影响。")
 
 
 def _perform(request, step, done, **arguments):

@@ -439,3 +439,10 @@ def test_the_relative_reorders_payers_with_buttons(as_child, child_login, payer,
     assert "下移" in html and "上移" in html
     as_child.post(url("move", second), {"direction": "up"})
     assert refreshed(second).priority < refreshed(first).priority
+
+
+def test_ending_tells_the_payer_where_the_unused_quota_went(as_payer, quota_binding, payer):
+    bindings.top_up_quota(binding=quota_binding, amount=Decimal("80.00"), actor=payer.user, now=NOW)
+    response = as_payer.post(reverse("sharing:end", args=[quota_binding.pk]), follow=True)
+    assert "未用完的共济额度 ¥80.00 已退回您的个人账户" in response.text
+    assert refreshed(quota_binding).status == Binding.Status.ENDED
