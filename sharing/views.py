@@ -83,8 +83,9 @@ def bind(request):
     if not answer:
         return render(request, "sharing/cannot_share.html", {"reason": answer.message})
     enrolment, _account = bindings.payer_standing(person)
-    form = BindForm(request.POST or None)
-    context = {"form": form, "promise": bindings.PROMISE, **_scope_of(enrolment.region)}
+    scope = _scope_of(enrolment.region)
+    form = BindForm(request.POST or None, admitted=scope.pop("admitted_values"))
+    context = {"form": form, "promise": bindings.PROMISE, **scope}
     if request.method == "POST" and form.is_valid():
         try:
             binding = bindings.bind_relative(payer=person, actor=request.user, **_bind_fields(form))
@@ -104,6 +105,7 @@ def _scope_of(region):
         "region": region,
         "limits": bindings.limits_at(region, now),
         "admitted": [relation.label for relation in Relation if relation in admitted],
+        "admitted_values": {relation.value for relation in admitted},
     }
 
 

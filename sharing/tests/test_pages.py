@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import make_citizen_user, make_employee, make_resident
+from accounts.models import PolicyVersion
+from conftest import make_citizen_user, make_employee, make_resident, set_policy
 from sharing import bindings
 from sharing.models import Binding, PremiumPayment, QuotaTopUp
 
@@ -201,7 +202,8 @@ def test_the_form_shows_the_promise_and_the_regions_list(as_payer):
     html = page_text(as_payer.get(reverse("sharing:bind")))
     assert str(bindings.PROMISE) in html
     assert "配偶、父母、子女、兄弟姐妹" in html
-    assert "岳父母、公婆（配偶的父母）" in html
+    # Only admitted relations are offered; the sentence above the form says parents-in-law are not.
+    assert 'value="parent_in_law"' not in as_payer.get(reverse("sharing:bind")).text
 
 
 def test_binding_a_child_online_makes_it_active_at_once(as_payer, payer, child):
@@ -446,3 +448,10 @@ def test_ending_tells_the_payer_where_the_unused_quota_went(as_payer, quota_bind
     response = as_payer.post(reverse("sharing:end", args=[quota_binding.pk]), follow=True)
     assert "未用完的共济额度 ¥80.00 已退回您的个人账户" in response.text
     assert refreshed(quota_binding).status == Binding.Status.ENDED
+
+
+def test_a_region_on_the_2021_list_offers_only_spouse_parents_and_children(as_payer):
+    set_policy("330200", since=datetime.date(2020, 1, 1), sharing_scope=PolicyVersion.SharingScope.NUCLEAR_FAMILY)
+    html = as_payer.get(reverse("sharing:bind")).text
+    assert 'value="spouse"' in html and 'value="parent"' in html and 'value="child"' in html
+    assert 'value="sibling"' not in html and 'value="grandparent"' not in html
