@@ -675,7 +675,7 @@ def transfer_out(*, application, actor, note=""):
         money = _("个人账户余额 ¥%(amount)s 已转出") % {"amount": f"{application.amount:,.2f}"}
     _tell(application, _("原参保地已办理转出"), _(
         "您的转移申请（%(number)s）已由%(old)s办理转出：已出具《参保人员基本医疗保险信息表》，%(money)s。"
-        "%(new)s将在%(due)s前办理转入。"
+        "%(new)s将在%(due)s（含）前办理转入。"
     ) % {**_names(application), "money": money, "due": _day(application.transfer_in_due)})
     return application
 

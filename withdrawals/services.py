@@ -414,8 +414,8 @@ def submit_withdrawal(*, application, actor, declaration_accepted):
         },
     )
     _tell(application, _("提取申请已提交"), _(
-        "您的提取申请（%(number)s）已提交。经办机构将在%(review)s前完成初审，"
-        "审核通过后于%(pay)s前将款项转入您的银行账户。您可以在“我的提取申请”中查看进度。"
+        "您的提取申请（%(number)s）已提交。经办机构将在%(review)s（含）前完成初审，"
+        "审核通过后于%(pay)s（含）前将款项转入您的银行账户。您可以在“我的提取申请”中查看进度。"
     ) % {"number": application.number, "review": _day(application.first_review_due),
          "pay": _day(application.payment_due)})
     return application
