@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from . import credits, phone_codes, services, throttle
+from . import credits, phone_codes, services, throttle, yearly
 from .context_processors import LARGE_TEXT, TEXT_SIZE_COOKIE
 from .forms import (
     CodeForm,
@@ -275,6 +275,7 @@ def account(request):
         "accounts": every,
         "account_query": f"account={personal.pk}&" if "account" in request.GET else "",
         "contribution_months": _contribution_months(person),
+        "statement_years": yearly.statement_years(personal),
         "credits": credits.credit_panel(personal, year=_credit_year(request)),
         "filters": filters,
         "page": Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page")),
@@ -315,6 +316,36 @@ def _contribution_months(person):
     employee = person.enrolments.filter(insurance_type=Enrolment.InsuranceType.EMPLOYEE)
     counted = employee.exclude(status=Enrolment.Status.TRANSFERRED_OUT)
     return counted.aggregate(total=Sum("contribution_months"))["total"] or 0
+
+
+@citizen_required
+def yearly_statement(request, year):
+    """The printable yearly statement (年度对账单) of one of the citizen's accounts."""
+    statement = _statement_of(request, year)
+    context = {"statement": statement, "rows": yearly.statement_rows(statement),
+               "years": yearly.statement_years(statement.account), "account_query": _account_query(request)}
+    return render(request, "accounts/yearly_statement.html", context)
+
+
+@citizen_required
+def yearly_statement_pdf(request, year):
+    statement = _statement_of(request, year)
+    response = HttpResponse(yearly.statement_pdf(statement, request.user.person.name), content_type="application/pdf")
+    filename = f"statement-{statement.account.region.code}-{year}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _statement_of(request, year):
+    every = _accounts_of(request.user.person)
+    if not every or not 1998 <= year <= 9999:
+        raise Http404
+    return yearly.yearly_statement(_chosen_account(request, every), year)
+
+
+def _account_query(request):
+    wanted = request.GET.get("account", "")
+    return f"?account={wanted}" if wanted.isdigit() else ""
 
 
 def _credit_year(request):

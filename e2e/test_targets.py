@@ -10,7 +10,10 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from django.utils import timezone
+
 from accounts.models import Notice, Person
+from e2e.conftest import audit, screenshot
 from sharing.models import Binding
 
 ZHANG_WEI = "330203198501011238"
@@ -19,6 +22,12 @@ SCREEN = {"width": 360, "height": 740}
 SMALLEST = 44
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+# Pages this change added or rebuilt: audited with axe here too, and kept as screenshots.
+PAGES_NEW_HERE = {
+    "/account/", "/notices/", "/withdrawals/new/", "/withdrawals/new/settle_abroad/", "/transfers/new/",
+    f"/account/statement/{timezone.localdate().year}/",
+}
 
 TEXT_SIZES = [pytest.param(False, id="normal"), pytest.param(True, id="large-text")]
 
@@ -73,7 +82,7 @@ def citizen_pages():
     pages = [
         "/account/", "/account/profile/", "/account/access-log/", "/notices/", "/sharing/", "/sharing/received/",
         "/sharing/bind/", "/withdrawals/", "/withdrawals/new/", "/withdrawals/new/settle_abroad/", "/transfers/",
-        "/transfers/new/", "/no-such-page/",
+        "/transfers/new/", "/no-such-page/", f"/account/statement/{timezone.localdate().year}/",
     ]
     if binding is not None:
         pages += [f"/sharing/{binding.pk}/", f"/sharing/{binding.pk}/end/"]
@@ -105,6 +114,9 @@ def test_every_standalone_control_is_big_enough(live_server, browser, demo_data,
     for path in citizen_pages():
         page.goto(f"{base_url}{path}")
         small[path] = page.evaluate(TOO_SMALL, SMALLEST)
+        if path in PAGES_NEW_HERE:
+            audit(page)
+            screenshot(page, f"phone-{path.strip('/').replace('/', '-')}{'-large-text' if large_text else ''}")
     context.close()
     too_small = {path: found for path, found in small.items() if found}
     assert not too_small, "controls under 44 × 44 px:\n" + "\n".join(

@@ -304,9 +304,10 @@ def test_account_page_uses_a_constant_number_of_queries(client, db, django_asser
         credit_monthly(month=months_back(back))
     client.force_login(person.user)
     # session, user, person, every account (with where each one's money went), the contribution months,
-    # the credits' years, the credits shown, the version in force, entry count, header, entry page (with
-    # each credit and its version), and the session's renewal (savepoint, update, release)
-    with django_assert_num_queries(14):
+    # the yearly statements' first year, the credits' years, the credits shown, the version in force, entry
+    # count, header, entry page (with each credit and its version), and the session's renewal (savepoint,
+    # update, release)
+    with django_assert_num_queries(15):
         response = client.get(reverse("account"))
     assert response.status_code == 200
 
