@@ -90,5 +90,7 @@ class PortalErrorPagesMiddleware:
             return page_not_found(request, exception)
         if isinstance(exception, PermissionDenied):
             return permission_denied(request, exception)
-        logger.error("Internal Server Error: %s", request.path, exc_info=exception, extra={"request": request})
+        logger.error(
+            "Internal Server Error: %s", request.path, exc_info=exception, extra={"request": request}
+        )
         return server_error(request)

@@ -438,13 +438,18 @@ def release_hold(*, account, reference):
 
 def notify(*, person, title, body, link="", needs_action=False):
     """Leave a notice in the person's inbox: one asking for an action (at `link`) or one that informs."""
-    return Notice.objects.create(**notice_fields(title=title, body=body, link=link, needs_action=needs_action),
-                                 person=person)
+    fields = notice_fields(title=title, body=body, link=link, needs_action=needs_action)
+    return Notice.objects.create(person=person, **fields)
 
 
 def notice_fields(*, title, body, link="", needs_action=False):
     """The fields of a notice, its text with one full stop where a reason typed by staff brought its own."""
-    return {"title": one_full_stop(title), "body": one_full_stop(body), "link": link, "needs_action": needs_action}
+    return {
+        "title": one_full_stop(title),
+        "body": one_full_stop(body),
+        "link": link,
+        "needs_action": needs_action,
+    }
 
 
 def one_full_stop(text):

@@ -330,7 +330,8 @@ def yearly_statement(request, year):
 @citizen_required
 def yearly_statement_pdf(request, year):
     statement = _statement_of(request, year)
-    response = HttpResponse(yearly.statement_pdf(statement, request.user.person.name), content_type="application/pdf")
+    pdf = yearly.statement_pdf(statement, request.user.person.name)
+    response = HttpResponse(pdf, content_type="application/pdf")
     filename = f"statement-{statement.account.region.code}-{year}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -401,7 +402,8 @@ def _by_day(items):
     """Group notices by the citizen's calendar day: [(day, [notices], unread count)], newest first."""
     days = {}
     for item in items:
-        days.setdefault(timezone.localtime(item.created_at, services.CITIZENS_TIME_ZONE).date(), []).append(item)
+        day = timezone.localtime(item.created_at, services.CITIZENS_TIME_ZONE).date()
+        days.setdefault(day, []).append(item)
     return [(day, group, sum(item.is_unread for item in group)) for day, group in days.items()]
 
 

@@ -138,8 +138,10 @@ def statement_rows(statement):
             (_("参保地"), region), (_("年度"), _("%(year)d年") % {"year": statement.year}),
             (_("期初余额（1月1日的余额）"), yuan(statement.opening)),
         ]),
-        (_("每月划入"), [(_("%(month)d月") % {"month": month.month}, yuan(amount))
-                         for month, amount in statement.credits] + [(_("划入合计"), yuan(statement.total_credits))]),
+        (_("每月划入"), [
+            *((_("%(month)d月") % {"month": day.month}, yuan(amount)) for day, amount in statement.credits),
+            (_("划入合计"), yuan(statement.total_credits)),
+        ]),
         (_("其他收入"), [(label, yuan(amount)) for label, amount in statement.money_in] or [(_("无"), "")]),
         (_("支出（按业务类型）"), [(label, yuan(amount)) for label, amount in statement.money_out]
          + [(_("支出合计"), yuan(statement.total_out))]),
@@ -156,7 +158,10 @@ def statement_pdf(statement, holder_name):
     heading = ParagraphStyle("heading", parent=body, fontSize=12.5, leading=18, spaceBefore=8, spaceAfter=4)
     title = ParagraphStyle("title", parent=body, fontSize=17, leading=24, alignment=1, spaceAfter=10)
     heading_text = _("个人账户年度对账单（%(year)d年）") % {"year": statement.year}
-    story = [Paragraph(escape(heading_text), title), Paragraph(escape(_("参保人：%(name)s") % {"name": holder_name}), body)]
+    story = [
+        Paragraph(escape(heading_text), title),
+        Paragraph(escape(_("参保人：%(name)s") % {"name": holder_name}), body),
+    ]
     for section, rows in statement_rows(statement):
         story.append(Paragraph(escape(str(section)), heading))
         table = Table([[Paragraph(escape(str(cell)), body) for cell in row] for row in rows],

@@ -59,7 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Marks a staff session verified once its second factor was entered (request.user.is_verified()).
     "django_otp.middleware.OTPMiddleware",
-    # The citizen's and the clerk's own error pages even with DEBUG on, unless DEBUG_ERROR_PAGES asks otherwise.
+    # The citizen's and the clerk's own error pages even with DEBUG on, unless DEBUG_ERROR_PAGES says not.
     "accounts.errors.PortalErrorPagesMiddleware",
     "accounts.middleware.PrivacyHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

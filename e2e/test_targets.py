@@ -36,7 +36,7 @@ TOO_SMALL = """
 (smallest) => {
   const inSentence = (el) => {
     const block = el.closest("p, li, dd, td, th, label, legend, h1, h2, h3, span.note");
-    if (!block || block.matches("li") && block.children.length === 1 && block.textContent.trim() === el.textContent.trim()) {
+    if (!block) {
       return false;
     }
     return block.textContent.replace(/\\s+/g, "").length > el.textContent.replace(/\\s+/g, "").length;
@@ -51,7 +51,8 @@ TOO_SMALL = """
   for (const el of document.querySelectorAll(
       "a[href], button, input:not([type=hidden]), select, textarea, summary")) {
     const style = getComputedStyle(el);
-    if (style.visibility === "hidden" || style.display === "none" || el.closest(".visually-hidden, .skip-link")) {
+    const hidden = style.visibility === "hidden" || style.display === "none";
+    if (hidden || el.closest(".visually-hidden, .skip-link")) {
       continue;
     }
     if (el.matches("a") && inSentence(el)) {
@@ -62,7 +63,8 @@ TOO_SMALL = """
       continue;
     }
     if (box.width < smallest || box.height < smallest) {
-      const name = (el.textContent || el.getAttribute("aria-label") || el.name || el.id || "").trim().slice(0, 30);
+      const label = el.textContent || el.getAttribute("aria-label") || el.name || el.id || "";
+      const name = label.trim().slice(0, 30);
       found.push(`${el.tagName.toLowerCase()} "${name}" ${Math.round(box.width)}×${Math.round(box.height)}`);
     }
   }
@@ -80,9 +82,10 @@ def citizen_pages():
     binding = Binding.objects.filter(payer__id_number=ZHANG_WEI).first()
     notice = Notice.objects.filter(person__id_number=ZHANG_WEI).first()
     pages = [
-        "/account/", "/account/profile/", "/account/access-log/", "/notices/", "/sharing/", "/sharing/received/",
-        "/sharing/bind/", "/withdrawals/", "/withdrawals/new/", "/withdrawals/new/settle_abroad/", "/transfers/",
-        "/transfers/new/", "/no-such-page/", f"/account/statement/{timezone.localdate().year}/",
+        "/account/", "/account/profile/", "/account/access-log/", "/notices/", "/sharing/",
+        "/sharing/received/", "/sharing/bind/", "/withdrawals/", "/withdrawals/new/",
+        "/withdrawals/new/settle_abroad/", "/transfers/", "/transfers/new/", "/no-such-page/",
+        f"/account/statement/{timezone.localdate().year}/",
     ]
     if binding is not None:
         pages += [f"/sharing/{binding.pk}/", f"/sharing/{binding.pk}/end/"]
@@ -116,7 +119,8 @@ def test_every_standalone_control_is_big_enough(live_server, browser, demo_data,
         small[path] = page.evaluate(TOO_SMALL, SMALLEST)
         if path in PAGES_NEW_HERE:
             audit(page)
-            screenshot(page, f"phone-{path.strip('/').replace('/', '-')}{'-large-text' if large_text else ''}")
+            name = path.strip("/").replace("/", "-")
+            screenshot(page, f"phone-{name}{'-large-text' if large_text else ''}")
     context.close()
     too_small = {path: found for path, found in small.items() if found}
     assert not too_small, "controls under 44 × 44 px:\n" + "\n".join(

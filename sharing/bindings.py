@@ -20,7 +20,14 @@ from django.utils.translation import gettext_lazy
 from accounts import ledger, policy
 from accounts.models import ZERO, Account, Enrolment, JournalTransaction, Person, PolicyVersion, User
 from accounts.scoping import regions_of
-from accounts.services import CITIZENS_TIME_ZONE, Answer, ServiceError, notify, personal_account_of, system_account
+from accounts.services import (
+    CITIZENS_TIME_ZONE,
+    Answer,
+    ServiceError,
+    notify,
+    personal_account_of,
+    system_account,
+)
 from review import materials as review_materials
 
 from .models import CLOSE_RELATIVES, NUCLEAR_FAMILY, Binding, PremiumPayment, QuotaTopUp, Relation

@@ -9,7 +9,6 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import IdNumberField
 
-from . import bindings
 from .models import Binding, Relation
 
 # Plain yuan and fen as people type them: 200, 200.5, 1,200.00. Not 1e3, not full-width digits.

@@ -143,7 +143,6 @@ def beneficiaries(account, transaction_ids):
         .values_list("settlement__journal_id", "settlement__patient__name")
     )
     for model in (PremiumPayment, QuotaTopUp):
-        names.update(
-            model.objects.filter(journal_id__in=transaction_ids).values_list("journal_id", "binding__relative__name")
-        )
+        paid = model.objects.filter(journal_id__in=transaction_ids)
+        names.update(paid.values_list("journal_id", "binding__relative__name"))
     return names

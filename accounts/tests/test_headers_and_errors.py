@@ -2,7 +2,8 @@
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.urls import include, path, reverse
+from django import urls
+from django.urls import reverse
 
 from accounts.middleware import PERMISSIONS_POLICY
 
@@ -66,9 +67,9 @@ def _forbidden(request):
 
 # The portal's own URLs plus two that fail, for the error pages under DEBUG.
 urlpatterns = [
-    path("boom/", _boom),
-    path("forbidden/", _forbidden),
-    path("", include("config.urls")),
+    urls.path("boom/", _boom),
+    urls.path("forbidden/", _forbidden),
+    urls.path("", urls.include("config.urls")),
 ]
 
 
@@ -105,7 +106,8 @@ def test_under_debug_a_fault_shows_the_chinese_500_and_is_logged(client, applica
     response = client.get("/boom/")
     assert response.status_code == 500
     assert "系统出错了" in response.text and "RuntimeError" not in response.text
-    assert any(record.exc_info and "a fault in a view" in str(record.exc_info[1]) for record in caplog.records)
+    logged = [record for record in caplog.records if record.exc_info]
+    assert any("a fault in a view" in str(record.exc_info[1]) for record in logged)
 
 
 def test_under_debug_a_refusal_shows_the_chinese_403(client, applicant, debug_on):

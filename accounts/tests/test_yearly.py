@@ -1,4 +1,4 @@
-"""The yearly statement (年度对账单): its figures reconcile with the ledger; the page and the PDF are the owner's."""
+"""The yearly statement (年度对账单): its figures reconcile with the ledger; page and PDF are the owner's."""
 
 import datetime
 from decimal import Decimal
@@ -39,9 +39,10 @@ def a_year_of_money(holder):
     book(account, Kind.OPENING, Decimal("500.00"), datetime.date(2024, 12, 31))
     for month in range(1, 13):
         book(account, Kind.CREDIT, Decimal("160.00"), datetime.date(2025, month, 1))
-    book(account, Kind.SETTLEMENT, Decimal("-35.50"), datetime.date(2025, 3, 8), Account.Kind.INSTITUTIONS_PAYABLE)
-    book(account, Kind.SETTLEMENT, Decimal("-120.00"), datetime.date(2025, 11, 20), Account.Kind.INSTITUTIONS_PAYABLE)
-    book(account, Kind.REFUND, Decimal("35.50"), datetime.date(2025, 3, 9), Account.Kind.INSTITUTIONS_PAYABLE)
+    payable = Account.Kind.INSTITUTIONS_PAYABLE
+    book(account, Kind.SETTLEMENT, Decimal("-35.50"), datetime.date(2025, 3, 8), payable)
+    book(account, Kind.SETTLEMENT, Decimal("-120.00"), datetime.date(2025, 11, 20), payable)
+    book(account, Kind.REFUND, Decimal("35.50"), datetime.date(2025, 3, 9), payable)
     # Midnight on New Year's Eve in 宁波 is still 2025 there, though already 2026 nowhere else that matters.
     book(account, Kind.CREDIT, Decimal("160.00"), datetime.date(2026, 1, 1))
     account.refresh_from_db()
@@ -57,9 +58,10 @@ def test_the_year_reconciles_with_the_ledger(a_year_of_money):
     assert statement.closing == Decimal("2300.00")
     # The closing balance is the balance after the year's last entry posted, as the ledger wrote it.
     _start, end = yearly.year_bounds(2025)
-    last = LedgerEntry.objects.filter(account=a_year_of_money, transaction__created_at__lt=end).order_by("id").last()
+    year_entries = LedgerEntry.objects.filter(account=a_year_of_money, transaction__created_at__lt=end)
+    last = year_entries.order_by("id").last()
     assert statement.closing == last.balance_after
-    # The next year opens where this one closed, and this year's closing plus next year's entries is the balance.
+    # The next year opens where this one closed; its closing is the balance.
     following = yearly.yearly_statement(a_year_of_money, 2026)
     assert following.opening == statement.closing
     assert following.closing == a_year_of_money.balance
@@ -84,7 +86,8 @@ def test_another_citizens_account_gets_404(client, a_year_of_money, outsider):
     client.force_login(outsider.user)
     url = reverse("yearly_statement", args=[2025])
     assert client.get(url, {"account": a_year_of_money.pk}).status_code == 404
-    assert client.get(reverse("yearly_statement_pdf", args=[2025]), {"account": a_year_of_money.pk}).status_code == 404
+    pdf_url = reverse("yearly_statement_pdf", args=[2025])
+    assert client.get(pdf_url, {"account": a_year_of_money.pk}).status_code == 404
 
 
 def test_anonymous_is_sent_to_login(client, a_year_of_money):

@@ -451,7 +451,8 @@ def test_ending_tells_the_payer_where_the_unused_quota_went(as_payer, quota_bind
 
 
 def test_a_region_on_the_2021_list_offers_only_spouse_parents_and_children(as_payer):
-    set_policy("330200", since=datetime.date(2020, 1, 1), sharing_scope=PolicyVersion.SharingScope.NUCLEAR_FAMILY)
+    nuclear = PolicyVersion.SharingScope.NUCLEAR_FAMILY
+    set_policy("330200", since=datetime.date(2020, 1, 1), sharing_scope=nuclear)
     html = as_payer.get(reverse("sharing:bind")).text
     assert 'value="spouse"' in html and 'value="parent"' in html and 'value="child"' in html
     assert 'value="sibling"' not in html and 'value="grandparent"' not in html

@@ -10,16 +10,16 @@ from sharing import bindings
 
 from .family import *  # noqa: F403
 
-def test_the_yearly_statement_names_the_relative_money_was_for(payer, direct_binding, quota_binding_for_spouse):
+def test_the_yearly_statement_names_the_relative_money_was_for(payer, direct_binding, quota_for_spouse):
     bindings.pay_premium(binding=direct_binding, kind="resident", actor=payer.user, now=NOW)
-    bindings.top_up_quota(binding=quota_binding_for_spouse, amount=Decimal("50.00"), actor=payer.user, now=NOW)
+    bindings.top_up_quota(binding=quota_for_spouse, amount=Decimal("50.00"), actor=payer.user, now=NOW)
     statement = yearly.yearly_statement(personal_account_of(payer), NOW.year)
     names = dict(statement.for_whom)
     assert names["张小雨"] == Decimal("400.00") and names["王芳"] == Decimal("50.00")
 
 
 @pytest.fixture
-def quota_binding_for_spouse(payer, spouse):
+def quota_for_spouse(payer, spouse):
     binding = bind(payer, spouse, relation="spouse", way="quota")
     bindings.confirm_binding(binding=binding, actor=spouse.user, now=NOW)
     return binding

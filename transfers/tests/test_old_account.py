@@ -1,4 +1,4 @@
-"""After a transfer the old account stays in sight: listed on /account/ with its statement and where its money went."""
+"""After a transfer the old account stays in sight on /account/: its statement and where its money went."""
 
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""Every notice of a withdrawal's steps says what it is: one full stop, a button only where action is asked."""
+"""Every notice of a withdrawal says what it is: one full stop, a button only where action is asked."""
 
 import pytest
 
@@ -12,7 +12,7 @@ def test_a_paid_withdrawals_notices(client, paid):
     assert_notices_say_what_they_are(client)
 
 
-def test_a_refused_withdrawals_notices_with_a_reason_ending_in_a_full_stop(client, first_reviewed, desk_approver):
+def test_a_refusal_whose_reason_ends_in_a_full_stop(client, first_reviewed, desk_approver):
     services.refuse_withdrawal(application=first_reviewed, actor=desk_approver, reason="定居证明与本人不符。")
     assert_notices_say_what_they_are(client)
 
