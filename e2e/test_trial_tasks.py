@@ -23,9 +23,10 @@ PASSWORD = "Demo@2026"
 SCREEN = {"width": 360, "height": 740}
 SWIPE = 0.8
 
-# Measured before the header was made compact: log in 4, balance 1, who shares with me 3, notices 1.
-# The counts since; a change that adds a touch fails here.
-MOST_TOUCHES = {"log in": 4, "balance": 1, "who shares with me": 2, "notices": 1}
+# Before the citizen journeys were reworked (the 长辈模式 header 270 px tall, who shares with her two pages
+# down): log in 4, balance 1, who shares with me 3, notices 1. The counts since; a change that adds a touch
+# fails here.
+MOST_TOUCHES = {"log in": 4, "balance": 1, "who shares with me": 1, "notices": 1}
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -108,10 +109,12 @@ def test_li_xiuying_four_trial_tasks_on_a_phone_in_large_text(live_server, brows
 
     page.goto(f"{live_server.url}/")
     trial = Trial(page)
-    if not page.get_by_text("张伟").count():
+    main = page.locator("main")
+    if not main.get_by_text("张伟").count():
         trial.tap(nav.get_by_role("link", name="家庭共济"))
+    if not main.get_by_text("张伟").count():
         trial.tap(page.get_by_role("link", name="为我共济的人"))
-    trial.see(page.get_by_text("张").first)
+    trial.see(main.get_by_text("张伟").first)
     counts["who shares with me"] = trial.touches
     screenshot(page, "trial-shares-with-me")
 

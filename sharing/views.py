@@ -55,6 +55,10 @@ def index(request):
         "page": Paginator(given, PAGE_SIZE).get_page(request.GET.get("page")),
         "to_confirm": Binding.objects.filter(relative=person, status=Status.PENDING).select_related("payer"),
         "received_count": Binding.objects.filter(relative=person).open().count(),
+        # Who shares with me, said first: for many relatives (retired parents) it is what they come to see.
+        "sharing_with_me": Binding.objects.filter(relative=person, status=Status.ACTIVE).select_related("payer")[
+            :PAGE_SIZE
+        ],
     }
     return render(request, "sharing/index.html", context)
 

@@ -156,8 +156,8 @@ def test_the_list_costs_the_same_number_of_queries_however_long(as_payer, payer,
     make_many_bindings(payer, count)
     as_payer.get(reverse("sharing:index"))  # settle the session
     # session, user, person, overdue requests, unsupported bindings, page count, pending list, received count,
-    # header, page, and the session's renewal (savepoint, update, release)
-    with django_assert_num_queries(13):
+    # those sharing with the citizen, header, page, and the session's renewal (savepoint, update, release)
+    with django_assert_num_queries(14):
         as_payer.get(reverse("sharing:index"))
 
 
@@ -456,3 +456,11 @@ def test_a_region_on_the_2021_list_offers_only_spouse_parents_and_children(as_pa
     html = as_payer.get(reverse("sharing:bind")).text
     assert 'value="spouse"' in html and 'value="parent"' in html and 'value="child"' in html
     assert 'value="sibling"' not in html and 'value="grandparent"' not in html
+
+
+def test_the_sharing_page_names_who_shares_with_me_first(client, payer, spouse):
+    binding = bind(payer, spouse, relation="spouse")
+    bindings.confirm_binding(binding=binding, actor=spouse.user)
+    client.force_login(spouse.user)
+    html = client.get(reverse("sharing:index")).text
+    assert html.index("为我共济的人") < html.index("我共济的亲属") and "张伟（您的配偶）" in html
