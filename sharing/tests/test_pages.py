@@ -459,7 +459,7 @@ def test_a_region_on_the_2021_list_offers_only_spouse_parents_and_children(as_pa
 
 
 def test_the_sharing_page_names_who_shares_with_me_first(client, payer, spouse):
-    binding = bind(payer, spouse, relation="spouse")
+    binding = bind(payer, spouse, relation="spouse", now=timezone.now())
     bindings.confirm_binding(binding=binding, actor=spouse.user)
     client.force_login(spouse.user)
     html = client.get(reverse("sharing:index")).text
