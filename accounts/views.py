@@ -269,7 +269,9 @@ def account(request):
         return render(request, "accounts/no_account.html", {"enrolment": current})
     personal = _chosen_account(request, every)
     filters = StatementFilterForm(request.GET)
-    entries = _statement(personal, filters)
+    page = Paginator(_statement(personal, filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    _name_whom_paid_for(personal, person, page.object_list)
     context = {
         "account": personal,
         "accounts": every,
@@ -278,9 +280,18 @@ def account(request):
         "statement_years": yearly.statement_years(personal),
         "credits": credits.credit_panel(personal, year=_credit_year(request)),
         "filters": filters,
-        "page": Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": page,
     }
     return render(request, "accounts/account.html", context)
+
+
+def _name_whom_paid_for(account, holder, entries):
+    """Mark each line of money paid for someone else (a relative's bill or premium) with their name."""
+    outgoing = [entry.transaction_id for entry in entries if entry.amount < 0]
+    names = yearly.beneficiaries(account, outgoing) if outgoing else {}
+    for entry in entries:
+        name = names.get(entry.transaction_id) if entry.amount < 0 else None
+        entry.paid_for = name if name and name != holder.name else ""
 
 
 def _accounts_of(person):

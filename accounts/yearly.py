@@ -39,6 +39,14 @@ def register_beneficiaries(function):
         _beneficiaries.append(function)
 
 
+def beneficiaries(account, transaction_ids):
+    """Return {transaction id: the person money of `account` went to}, as the registered apps know it."""
+    names = {}
+    for function in _beneficiaries:
+        names.update(function(account, list(transaction_ids)))
+    return names
+
+
 @dataclass
 class YearlyStatement:
     account: object
@@ -113,9 +121,7 @@ def _for_whom(account, during):
         during.filter(amount__lt=0, transaction__kind__in=[Kind.SETTLEMENT, Kind.PREMIUM, Kind.QUOTA_TOPUP])
         .values_list("transaction_id", "amount")
     )
-    names = {}
-    for function in _beneficiaries:
-        names.update(function(account, [transaction_id for transaction_id, _amount in spent]))
+    names = beneficiaries(account, [transaction_id for transaction_id, _amount in spent])
     holder = account.enrolment.person.name if account.enrolment_id else ""
     totals = {}
     for transaction_id, amount in spent:
