@@ -56,11 +56,13 @@ def index(request):
         "to_confirm": Binding.objects.filter(relative=person, status=Status.PENDING).select_related("payer"),
         "received_count": Binding.objects.filter(relative=person).open().count(),
         # Who shares with me, said first: for many relatives (retired parents) it is what they come to see.
-        "sharing_with_me": Binding.objects.filter(relative=person, status=Status.ACTIVE).select_related("payer")[
-            :PAGE_SIZE
-        ],
+        "sharing_with_me": _sharing_with(person)[:PAGE_SIZE],
     }
     return render(request, "sharing/index.html", context)
+
+
+def _sharing_with(person):
+    return Binding.objects.filter(relative=person, status=Status.ACTIVE).select_related("payer")
 
 
 @citizen_required
