@@ -305,3 +305,19 @@ def approver(db):
 @pytest.fixture
 def other_region_clerk(db):
     return make_staff("clerk_dg", "441900")
+
+
+def assert_notices_say_what_they_are(client):
+    """Check every notice so far: one full stop, and only those asking for an action link to it as a button.
+
+    `client` may be any test client; each notice is opened as its own recipient.
+    """
+    from accounts.models import Notice
+
+    for notice in Notice.objects.select_related("person__user"):
+        for text in (notice.title, notice.body):
+            assert "。。" not in text and not text.endswith(".."), f"{notice.title}: {text}"
+        assert not notice.needs_action or notice.link, f"{notice.title} asks for an action but links nowhere"
+        client.force_login(notice.person.user)
+        html = client.get(f"/notices/{notice.pk}/").text
+        assert ("去办理" in html) == notice.needs_action, f"{notice.title}: the button does not fit the notice"

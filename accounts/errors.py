@@ -4,13 +4,18 @@ One chooser for every handler, so that a page of the other side (a citizen's own
 is a template away: `templates/admin/errors/` for staff paths, `templates/` for the rest.
 """
 
+import logging
+
 from axes.helpers import get_cool_off, get_failure_limit
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponseServerError
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
+
+logger = logging.getLogger("django.request")
 
 
 def is_staff_path(request):
@@ -53,3 +58,39 @@ def locked_out(request, original_response=None, credentials=None):
     }
     template = "admin/errors/locked_out.html" if is_staff_path(request) else settings.AXES_LOCKOUT_TEMPLATE
     return render(request, template, context, status=settings.AXES_HTTP_RESPONSE_CODE)
+
+
+class PortalErrorPagesMiddleware:
+    """Show the portal's own 403, 404 and 500 pages also while DEBUG is on (as under `make run`).
+
+    A newcomer tries the portal with `make run`, and a citizen there must not meet Django's English debug
+    page listing every URL. Developers get those pages back with DEBUG_ERROR_PAGES=true. With DEBUG off
+    Django already calls the handlers in config/urls.py, and this middleware stands aside.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def _active(self):
+        return settings.DEBUG and not settings.DEBUG_ERROR_PAGES
+
+    def __call__(self, request):
+        if self._active():
+            # An address no pattern matches never reaches a view, so process_exception never sees it.
+            try:
+                resolve(request.path_info)
+            except Resolver404 as exception:
+                return page_not_found(request, exception)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not self._active():
+            return None
+        if isinstance(exception, Http404):
+            return page_not_found(request, exception)
+        if isinstance(exception, PermissionDenied):
+            return permission_denied(request, exception)
+        logger.error(
+            "Internal Server Error: %s", request.path, exc_info=exception, extra={"request": request}
+        )
+        return server_error(request)

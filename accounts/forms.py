@@ -190,7 +190,9 @@ class PasswordResetFinishForm(CodeForm):
 class StatementFilterForm(forms.Form):
     month = forms.DateField(
         label=_("记账月份"),
-        help_text=_("按记账日期筛选。每月划入在划入当月记账；事后补划的，按补记当天的日期归入月份。"),
+        help_text=_(
+            "记账月份：钱进出账户的那个月，按记账日期筛选。每月划入在划入当月记账；事后补划的，按补记当天的日期归入月份。"
+        ),
         required=False,
         input_formats=["%Y-%m"],
         widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),

@@ -823,6 +823,8 @@ class Notice(models.Model):
     title = models.CharField(_("标题"), max_length=100)
     body = models.TextField(_("内容"))
     link = models.CharField(_("下一步链接"), max_length=200, blank=True)
+    # A notice either asks the citizen to do something (and links to where) or only informs.
+    needs_action = models.BooleanField(_("需要办理"), default=False)
     created_at = models.DateTimeField(_("时间"), default=timezone.now)
     read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
 

@@ -2,6 +2,8 @@
 
 import functools
 import logging
+import re
+from dataclasses import dataclass
 
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
@@ -38,6 +40,38 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A service's answer to "may this person do this now": yes, or no with why and what to do.
+
+    Each service has one function returning it (`may_withdraw`, `may_transfer`, `may_bind`,
+    `may_top_up`); its page shows the answer before any form, and the service itself raises the refusal,
+    so the two never disagree.
+    """
+
+    allowed: bool
+    message: str = ""
+    code: str = ""
+    link: str = ""
+    link_text: str = ""
+
+    @classmethod
+    def yes(cls, message=""):
+        return cls(allowed=True, message=message)
+
+    @classmethod
+    def no(cls, refusal, *, link="", link_text=""):
+        """The answer for the ServiceError `refusal`, with where to go instead if there is somewhere."""
+        return cls(allowed=False, message=refusal.message, code=refusal.code, link=link, link_text=link_text)
+
+    def __bool__(self):
+        return self.allowed
+
+    def raise_if_refused(self):
+        if not self.allowed:
+            raise ServiceError(self.message, code=self.code)
 
 
 def system_account(region, kind):
@@ -402,9 +436,29 @@ def release_hold(*, account, reference):
 # Notices ------------------------------------------------------------------------------------------
 
 
-def notify(*, person, title, body, link=""):
-    """Leave a notice in the person's inbox."""
-    return Notice.objects.create(person=person, title=title, body=body, link=link)
+def notify(*, person, title, body, link="", needs_action=False):
+    """Leave a notice in the person's inbox: one asking for an action (at `link`) or one that informs."""
+    fields = notice_fields(title=title, body=body, link=link, needs_action=needs_action)
+    return Notice.objects.create(person=person, **fields)
+
+
+def notice_fields(*, title, body, link="", needs_action=False):
+    """The fields of a notice, its text with one full stop where a reason typed by staff brought its own."""
+    return {
+        "title": one_full_stop(title),
+        "body": one_full_stop(body),
+        "link": link,
+        "needs_action": needs_action,
+    }
+
+
+def one_full_stop(text):
+    return re.sub(r"([。！？])[。.]+", r"\1", str(text))
+
+
+def mark_all_notices_read(*, person):
+    """Mark every unread notice of the person read."""
+    return Notice.objects.filter(person=person, read_at__isnull=True).update(read_at=timezone.now())
 
 
 def mark_notice_read(*, notice):

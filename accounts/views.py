@@ -9,7 +9,8 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.http import HttpResponse, JsonResponse
+from django.db.models import Case, OuterRef, Subquery, Sum, When
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -19,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from . import credits, phone_codes, services, throttle
+from . import credits, phone_codes, services, throttle, yearly
 from .context_processors import LARGE_TEXT, TEXT_SIZE_COOKIE
 from .forms import (
     CodeForm,
@@ -29,7 +30,16 @@ from .forms import (
     RegistrationForm,
     StatementFilterForm,
 )
-from .models import Enrolment, LedgerEntry, Notice, PersonalDataAccess, PhoneCode, User
+from .models import (
+    Account,
+    Enrolment,
+    JournalTransaction,
+    LedgerEntry,
+    Notice,
+    PersonalDataAccess,
+    PhoneCode,
+    User,
+)
 from .step_up import mark_phone_proven
 
 PAGE_SIZE = 20
@@ -253,19 +263,101 @@ def password_reset_code(request):
 @citizen_required
 def account(request):
     person = request.user.person
-    personal = services.personal_account_of(person)
-    if personal is None:
+    every = _accounts_of(person)
+    if not every:
         current = person.enrolments.filter(status=Enrolment.Status.ACTIVE).select_related("region").first()
         return render(request, "accounts/no_account.html", {"enrolment": current})
+    personal = _chosen_account(request, every)
     filters = StatementFilterForm(request.GET)
-    entries = _statement(personal, filters)
+    page = Paginator(_statement(personal, filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    _name_whom_paid_for(personal, person, page.object_list)
     context = {
         "account": personal,
+        "accounts": every,
+        "account_query": f"account={personal.pk}&" if "account" in request.GET else "",
+        "contribution_months": _contribution_months(person),
+        "statement_years": yearly.statement_years(personal),
         "credits": credits.credit_panel(personal, year=_credit_year(request)),
         "filters": filters,
-        "page": Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": page,
     }
     return render(request, "accounts/account.html", context)
+
+
+def _name_whom_paid_for(account, holder, entries):
+    """Mark each line of money paid for someone else (a relative's bill or premium) with their name."""
+    outgoing = [entry.transaction_id for entry in entries if entry.amount < 0]
+    names = yearly.beneficiaries(account, outgoing) if outgoing else {}
+    for entry in entries:
+        name = names.get(entry.transaction_id) if entry.amount < 0 else None
+        entry.paid_for = name if name and name != holder.name else ""
+
+
+def _accounts_of(person):
+    """Every personal account the person has had, the current one first, each with where its money went."""
+    transferred_to = LedgerEntry.objects.filter(
+        account=OuterRef("pk"), transaction__kind=JournalTransaction.Kind.TRANSFER_OUT
+    ).order_by("-id")
+    return list(
+        Account.objects.filter(kind=Account.Kind.PERSONAL, enrolment__person=person)
+        .select_related("region", "enrolment__region")
+        .annotate(
+            transfer_words=Subquery(transferred_to.values("transaction__description")[:1]),
+            transferred_at=Subquery(transferred_to.values("transaction__created_at")[:1]),
+            is_past=Case(When(status=Account.Status.TRANSFERRED_OUT, then=1), default=0),
+        )
+        .order_by("is_past", "-id")
+    )
+
+
+def _chosen_account(request, every):
+    """The account `?account=` names, if it is one of the citizen's; else the current one; else 404."""
+    wanted = request.GET.get("account", "")
+    if not wanted:
+        return every[0]
+    for candidate in every:
+        if str(candidate.pk) == wanted:
+            return candidate
+    raise Http404
+
+
+def _contribution_months(person):
+    """The contribution months that count: a transferred-out enrolment's months moved into the new one."""
+    employee = person.enrolments.filter(insurance_type=Enrolment.InsuranceType.EMPLOYEE)
+    counted = employee.exclude(status=Enrolment.Status.TRANSFERRED_OUT)
+    return counted.aggregate(total=Sum("contribution_months"))["total"] or 0
+
+
+@citizen_required
+def yearly_statement(request, year):
+    """The printable yearly statement (年度对账单) of one of the citizen's accounts."""
+    statement = _statement_of(request, year)
+    context = {"statement": statement, "rows": yearly.statement_rows(statement),
+               "years": yearly.statement_years(statement.account), "account_query": _account_query(request)}
+    return render(request, "accounts/yearly_statement.html", context)
+
+
+@citizen_required
+def yearly_statement_pdf(request, year):
+    statement = _statement_of(request, year)
+    pdf = yearly.statement_pdf(statement, request.user.person.name)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    filename = f"statement-{statement.account.region.code}-{year}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _statement_of(request, year):
+    every = _accounts_of(request.user.person)
+    if not every or not 1998 <= year <= 9999:
+        raise Http404
+    return yearly.yearly_statement(_chosen_account(request, every), year)
+
+
+def _account_query(request):
+    wanted = request.GET.get("account", "")
+    return f"?account={wanted}" if wanted.isdigit() else ""
 
 
 def _credit_year(request):
@@ -307,9 +399,31 @@ def profile(request):
 
 @citizen_required
 def notices(request):
+    """The inbox: what asks for an action first, then everything else folded by day."""
     inbox = Notice.objects.filter(person_id=request.user.person_id).order_by("-created_at", "-id")
-    page = Paginator(inbox, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "accounts/notices.html", {"page": page})
+    to_do = inbox.filter(needs_action=True, read_at__isnull=True)
+    page = Paginator(inbox.exclude(needs_action=True, read_at__isnull=True), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {"to_do": list(to_do[:PAGE_SIZE]), "page": page, "days": _by_day(page.object_list)}
+    return render(request, "accounts/notices.html", context)
+
+
+def _by_day(items):
+    """Group notices by the citizen's calendar day: [(day, [notices], unread count)], newest first."""
+    days = {}
+    for item in items:
+        day = timezone.localtime(item.created_at, services.CITIZENS_TIME_ZONE).date()
+        days.setdefault(day, []).append(item)
+    return [(day, group, sum(item.is_unread for item in group)) for day, group in days.items()]
+
+
+@citizen_required
+@require_POST
+def read_all_notices(request):
+    count = services.mark_all_notices_read(person=request.user.person)
+    messages.success(request, _("已将%(count)d条通知标为已读。") % {"count": count})
+    return redirect("notices")
 
 
 @citizen_required
@@ -317,8 +431,8 @@ def notice(request, pk):
     item = get_object_or_404(Notice, pk=pk, person_id=request.user.person_id)
     services.mark_notice_read(notice=item)
     # The link is typed by staff in the admin: follow it only if it stays on this site.
-    next_step = item.link if _is_local(request, item.link) else ""
-    return render(request, "accounts/notice.html", {"notice": item, "next_step": next_step})
+    link = item.link if _is_local(request, item.link) else ""
+    return render(request, "accounts/notice.html", {"notice": item, "link": link})
 
 
 @citizen_required

@@ -20,6 +20,9 @@ if not SECRET_KEY:
     # Only ever used on a developer's machine: DEBUG is on and no key was given.
     SECRET_KEY = "dev-only-insecure-key-for-local-development-never-in-production"
 
+# Django's yellow debug pages for 404 and 500 (with the URL list and the traceback) instead of the portal's
+# own; only for developers, and only with DEBUG on.
+DEBUG_ERROR_PAGES = env.bool("DEBUG_ERROR_PAGES", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -56,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Marks a staff session verified once its second factor was entered (request.user.is_verified()).
     "django_otp.middleware.OTPMiddleware",
+    # The citizen's and the clerk's own error pages even with DEBUG on, unless DEBUG_ERROR_PAGES says not.
+    "accounts.errors.PortalErrorPagesMiddleware",
     "accounts.middleware.PrivacyHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

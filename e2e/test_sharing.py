@@ -78,9 +78,9 @@ def test_zhang_wei_binds_his_wife_and_she_confirms(live_server, phone, demo_data
     page.get_by_role("link", name="请确认家庭共济请求").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("请确认家庭共济请求")
     check(page, "4-notice")
-    page.get_by_role("link", name="去办理下一步").click()
+    page.get_by_role("link", name="去办理").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("确认家庭共济请求")
-    expect(page.get_by_text("张*（您的配偶）申请用其职工医保个人账户为您共济。")).to_be_visible()
+    expect(page.get_by_text("张伟（您的配偶）申请用其职工医保个人账户为您共济。")).to_be_visible()
     check(page, "5-confirm")
     page.get_by_role("button", name="确认共济").click()
 

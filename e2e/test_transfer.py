@@ -180,8 +180,17 @@ def test_chen_ming_moves_his_insurance_from_dongguan_to_ningbo(live_server, phon
 
     page.goto(f"{base_url}/account/")
     expect(page.locator(".balance")).to_have_text("¥1,500.00")
-    expect(page.locator(".facts")).to_contain_text("宁波市")
+    expect(page.locator(".facts").first).to_contain_text("宁波市")
     check(page, "10-balance-in-ningbo")
+
+    # His 东莞 account is still there, with where its money went and its statement.
+    accounts = page.get_by_role("region", name="我的全部个人账户")
+    expect(accounts).to_contain_text(f"转出至宁波市 {number}")
+    accounts.get_by_role("link", name="查看东莞市账户的明细").click()
+    expect(page.get_by_role("heading", name="东莞市账户余额")).to_be_visible()
+    expect(page.locator(".balance")).to_have_text("¥0.00")
+    expect(page.get_by_role("table")).to_contain_text("-¥1,500.00")
+    check(page, "11-dongguan-statement")
 
     page.goto(f"{base_url}/notices/")
     expect(page.get_by_text("转移接续已办结")).to_be_visible()

@@ -24,6 +24,12 @@ class SharingConfig(AppConfig):
     def ready(self):
         # Bindings end by themselves when either side's enrolment ends or moves (see sharing/signals.py).
         from . import signals  # noqa: F401
+        # The yearly statement names the relative a payment was for.
+        from accounts import yearly
+
+        from .statements import beneficiaries
+
+        yearly.register_beneficiaries(beneficiaries)
 
     def seed_demo(self):
         """Called by `seed_demo`: the demo binding and institution. Returns how many records were new."""

@@ -20,7 +20,14 @@ from django.utils.translation import gettext_lazy
 from accounts import ledger, policy
 from accounts.models import ZERO, Account, Enrolment, JournalTransaction, Person, PolicyVersion, User
 from accounts.scoping import regions_of
-from accounts.services import CITIZENS_TIME_ZONE, ServiceError, notify, personal_account_of, system_account
+from accounts.services import (
+    CITIZENS_TIME_ZONE,
+    Answer,
+    ServiceError,
+    notify,
+    personal_account_of,
+    system_account,
+)
 from review import materials as review_materials
 
 from .models import CLOSE_RELATIVES, NUCLEAR_FAMILY, Binding, PremiumPayment, QuotaTopUp, Relation
@@ -170,6 +177,30 @@ def payer_standing(payer):
     return enrolment, account
 
 
+def may_bind(*, payer, now=None):
+    """Answer whether `payer` may share with one more relative now, and if not why and what to do."""
+    now = now or timezone.now()
+    try:
+        enrolment, _account = payer_standing(payer)
+        _check_room_for_another(payer, enrolment.region, now)
+    except ServiceError as refusal:
+        return Answer.no(refusal)
+    return Answer.yes()
+
+
+def _check_room_for_another(payer, region, now):
+    most = limits_at(region, now).max_sharing_relatives
+    if Binding.objects.open().filter(payer=payer).count() >= most:
+        raise ServiceError(
+            _(
+                "您已与%(max)d位亲属建立（或正在等待确认）共济关系，已达上限。"
+                "请先解除不再需要的共济关系，或撤回待确认的请求。"
+            )
+            % {"max": most},
+            code="too_many_relatives",
+        )
+
+
 def find_relative(*, name, id_number):
     """Return the insured, living person with exactly this name and ID number, or refuse uniformly."""
     relative = (
@@ -278,19 +309,9 @@ def _bind(*, payer, relative_name, relative_id_number, relation, way, consent, p
     relative_region = active_enrolment(relative).region
     check_way(way, region, relative_region)
     _lock_people(payer, relative)
-    open_bindings = Binding.objects.open().filter(payer=payer)
-    if open_bindings.filter(relative=relative).exists():
+    if Binding.objects.open().filter(payer=payer, relative=relative).exists():
         raise ServiceError(_("您与这位亲属已有生效或待确认的共济关系。"), code="already_bound")
-    most = limits_at(region, now).max_sharing_relatives
-    if open_bindings.count() >= most:
-        raise ServiceError(
-            _(
-                "您已与%(max)d位亲属建立（或正在等待确认）共济关系，已达上限。"
-                "请先解除不再需要的共济关系，或撤回待确认的请求。"
-            )
-            % {"max": most},
-            code="too_many_relatives",
-        )
+    _check_room_for_another(payer, region, now)
     pending = clerk is None and needs_confirmation(relative, local(now).date())
     binding = Binding(
         payer=payer, relative=relative, relation=relation, way=way, region=region,
@@ -690,20 +711,26 @@ def topups_today(binding, now):
     ).count()
 
 
-def check_topup(binding, amount, now):
-    """Refuse a top-up the rules do not allow now, saying why; return the amount as Decimal yuan."""
+def may_top_up(*, binding, now=None):
+    """Answer whether the payer may top up this quota now, and if not why and when it reopens."""
+    now = now or timezone.now()
+    try:
+        _check_topup_now(binding, limits_at(binding.region, now), now)
+    except ServiceError as refusal:
+        return Answer.no(refusal)
+    return Answer.yes()
+
+
+def _check_topup_now(binding, limits, now):
     if binding.status != Status.ACTIVE:
         raise ServiceError(_("只有已生效的共济关系才能划拨额度。"), code="not_active")
     if not binding.uses_quota:
         raise ServiceError(
             _("这项共济是直接共济，看病时直接从您的个人账户支付，不需要划拨额度。"), code="not_quota"
         )
-    # The limits and quiet hours in force at the moment of the top-up.
-    limits = limits_at(binding.region, now)
-    amount = check_amount(amount, limits.quota_topup_limit)
     if in_quiet_hours(limits, now):
         raise ServiceError(
-            _("每天%(start)s至次日%(end)s暂停划拨共济额度，请在%(end)s以后再来。")
+            _("每天%(start)s至次日%(end)s暂停划拨共济额度。现在不能划拨，请在%(end)s以后再来。")
             % {"start": f"{limits.quota_quiet_from:%H:%M}", "end": f"{limits.quota_quiet_until:%H:%M}"},
             code="quiet_hours",
         )
@@ -713,7 +740,14 @@ def check_topup(binding, amount, now):
             % {"count": limits.quota_topups_per_day},
             code="too_many_topups",
         )
-    return amount
+
+
+def check_topup(binding, amount, now):
+    """Refuse a top-up the rules do not allow now, saying why; return the amount as Decimal yuan."""
+    # The limits and quiet hours in force at the moment of the top-up.
+    limits = limits_at(binding.region, now)
+    _check_topup_now(binding, limits, now)
+    return check_amount(amount, limits.quota_topup_limit)
 
 
 def top_up_quota(*, binding, amount, actor, now=None):
@@ -933,6 +967,7 @@ def _notify_request(binding):
         ) % {"payer": _payer_words(binding), "way": _way_words(binding, to_relative=True),
              "deadline": deadline},
         link=reverse("sharing:confirm", args=[binding.pk]),
+        needs_action=True,
     )
     notify(
         person=binding.payer,

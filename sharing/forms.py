@@ -9,18 +9,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import IdNumberField
 
-from . import bindings
 from .models import Binding, Relation
 
 # Plain yuan and fen as people type them: 200, 200.5, 1,200.00. Not 1e3, not full-width digits.
 AMOUNT_PATTERN = re.compile(r"^([0-9]{1,3}(,[0-9]{3})*|[0-9]+)(\.[0-9]{1,2})?$")
 
-RELATION_CHOICES = [
-    ("", _("请选择")),
-    *Relation.choices,
-    # Not a near relative: offered so that whoever picks it is told so plainly, not left guessing.
-    (bindings.PARENT_IN_LAW, _("岳父母、公婆（配偶的父母）")),
-]
+RELATION_CHOICES = [("", _("请选择")), *Relation.choices]
 WAY_HELP = _(
     "直接共济：亲属看病时直接从您的个人账户余额支付，只限同一省份。"
     "共济额度：您先划出一笔钱专门给这位亲属用，跨省只能选这种；解除时未用完的退回您的账户。"
@@ -74,7 +68,10 @@ class BindForm(forms.Form):
     )
     relation = forms.ChoiceField(
         label=_("亲属是您的什么人"), choices=RELATION_CHOICES,
-        error_messages={"required": _("请选择亲属是您的什么人。")},
+        error_messages={
+            "required": _("请选择亲属是您的什么人。"),
+            "invalid_choice": _("请从列表中选择。列表中是您所在统筹区目前可以共济的近亲属；岳父母、公婆不属于近亲属。"),
+        },
     )
     way = forms.ChoiceField(
         label=_("共济方式"), choices=[("", _("请选择")), *Binding.Way.choices], help_text=WAY_HELP,
@@ -83,6 +80,14 @@ class BindForm(forms.Form):
     promise = forms.BooleanField(
         label=_("我已阅读并作出以上承诺"), error_messages={"required": _("请阅读并勾选共济承诺。")}
     )
+
+    def __init__(self, *args, admitted=None, **kwargs):
+        """`admitted`: the relations the payer's region admits today; only they are offered."""
+        super().__init__(*args, **kwargs)
+        if admitted is not None:
+            self.fields["relation"].choices = [
+                choice for choice in RELATION_CHOICES if not choice[0] or choice[0] in admitted
+            ]
 
     def clean_relative_name(self):
         return self.cleaned_data["relative_name"].strip()

@@ -27,7 +27,7 @@ from accounts.models import ZERO
 from accounts.services import CITIZENS_TIME_ZONE
 
 from .bindings import local
-from .models import Binding, PremiumPayment, Settlement, SettlementPayment
+from .models import Binding, PremiumPayment, QuotaTopUp, Settlement, SettlementPayment
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
@@ -134,3 +134,15 @@ def statement_csv(binding, *, viewer_is_payer):
     for when, business, place, category, amount, state in rows:
         writer.writerow([f"{local(when):%Y-%m-%d %H:%M}", business, place, category, f"{amount:.2f}", state])
     return out.getvalue()
+
+
+def beneficiaries(account, transaction_ids):
+    """For the yearly statement: {transaction id: the patient or relative that money of `account` was for}."""
+    names = dict(
+        SettlementPayment.objects.filter(account=account, settlement__journal_id__in=transaction_ids)
+        .values_list("settlement__journal_id", "settlement__patient__name")
+    )
+    for model in (PremiumPayment, QuotaTopUp):
+        paid = model.objects.filter(journal_id__in=transaction_ids)
+        names.update(paid.values_list("journal_id", "binding__relative__name"))
+    return names

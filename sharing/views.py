@@ -55,8 +55,14 @@ def index(request):
         "page": Paginator(given, PAGE_SIZE).get_page(request.GET.get("page")),
         "to_confirm": Binding.objects.filter(relative=person, status=Status.PENDING).select_related("payer"),
         "received_count": Binding.objects.filter(relative=person).open().count(),
+        # Who shares with me, said first: for many relatives (retired parents) it is what they come to see.
+        "sharing_with_me": _sharing_with(person)[:PAGE_SIZE],
     }
     return render(request, "sharing/index.html", context)
+
+
+def _sharing_with(person):
+    return Binding.objects.filter(relative=person, status=Status.ACTIVE).select_related("payer")
 
 
 @citizen_required
@@ -79,12 +85,13 @@ def received(request):
 @step_up_required
 def bind(request):
     person = request.user.person
-    try:
-        enrolment, _account = bindings.payer_standing(person)
-    except ServiceError as error:
-        return render(request, "sharing/cannot_share.html", {"reason": error.message})
-    form = BindForm(request.POST or None)
-    context = {"form": form, "promise": bindings.PROMISE, **_scope_of(enrolment.region)}
+    answer = bindings.may_bind(payer=person)
+    if not answer:
+        return render(request, "sharing/cannot_share.html", {"reason": answer.message})
+    enrolment, _account = bindings.payer_standing(person)
+    scope = _scope_of(enrolment.region)
+    form = BindForm(request.POST or None, admitted=scope.pop("admitted_values"))
+    context = {"form": form, "promise": bindings.PROMISE, **scope}
     if request.method == "POST" and form.is_valid():
         try:
             binding = bindings.bind_relative(payer=person, actor=request.user, **_bind_fields(form))
@@ -104,6 +111,7 @@ def _scope_of(region):
         "region": region,
         "limits": bindings.limits_at(region, now),
         "admitted": [relation.label for relation in Relation if relation in admitted],
+        "admitted_values": {relation.value for relation in admitted},
     }
 
 
@@ -185,8 +193,32 @@ def end(request, pk):
     if request.method != "POST":
         return render(request, "sharing/end.html", {"binding": binding, "is_payer": is_payer})
     reason = Binding.EndReason.PAYER if is_payer else Binding.EndReason.RELATIVE
-    _perform(request, bindings.end_binding, _("家庭共济已解除。"), binding=binding, actor=request.user, reason=reason)
+    try:
+        ended = bindings.end_binding(binding=binding, actor=request.user, reason=reason)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _end_done(ended, is_payer))
     return redirect("sharing:detail", pk=binding.pk)
+
+
+def _end_done(binding, is_payer):
+    """Say the binding ended and, to the payer, where the unused quota went."""
+    if not is_payer:
+        return _("家庭共济已解除，此后看病不再从%(payer)s的账户支付，已支付的费用不受影响。") % {
+            "payer": binding.payer.name
+        }
+    outcome = binding.quota_outcome
+    if outcome.returned:
+        return _("家庭共济已解除。未用完的共济额度 ¥%(amount)s 已退回您的个人账户。") % {
+            "amount": f"{outcome.returned:,.2f}"
+        }
+    if outcome.held:
+        return _(
+            "家庭共济已解除。未用完的共济额度 ¥%(amount)s 仍归您所有，您的个人账户目前不能入账，"
+            "暂时保留在额度中，账户恢复后自动退回。"
+        ) % {"amount": f"{outcome.held:,.2f}"}
+    return _("家庭共济已解除，已支付的费用不受影响。")
 
 
 def _perform(request, step, done, **arguments):
@@ -208,8 +240,9 @@ def top_up(request, pk):
     form = TopUpForm(request.POST or None, limits=limits)
     context = {
         "binding": binding, "form": form, "limits": limits, "done_today": bindings.topups_today(binding, now),
+        "answer": bindings.may_top_up(binding=binding, now=now),
     }
-    if request.method != "POST" or not form.is_valid():
+    if request.method != "POST" or not form.is_valid() or not context["answer"]:
         return render(request, "sharing/top_up.html", context)
     amount = form.cleaned_data["amount"]
     if "confirmed" not in request.POST:

@@ -21,6 +21,7 @@ from accounts import ledger, policy
 from accounts.models import Account, Enrolment, JournalTransaction, Person
 from accounts.scoping import regions_of
 from accounts.services import (
+    Answer,
     ServiceError,
     add_contribution_months,
     change_account_region,
@@ -239,22 +240,55 @@ def guess_regions(person):
     return (stopped.region if stopped is not None else None), new_region
 
 
-def precheck(person):
-    """Return (old region, new region, refusal message or "") of the transfer the registry suggests."""
-    old_region, new_region = guess_regions(person)
-    if new_region is None:
-        return None, None, _(
-            "您目前没有参保中的职工医保登记。请先由新单位在新参保地办理参保登记，再申请转移。"
-        )
-    if old_region is None:
-        return None, new_region, _(
-            "未找到您在其他统筹区已停保的职工医保登记。原单位办理停保后才能申请转移；如已停保，请在下面选择转出地。"
-        )
+def may_transfer(*, person, old_region=None, new_region=None):
+    """Answer whether `person` may apply for a transfer now, and if not why and what to do.
+
+    Without regions, for the transfer the registry suggests; apply_for_transfer asks the same with the
+    regions chosen.
+    """
+    suggested_old, suggested_new = guess_regions(person)
+    old_region, new_region = old_region or suggested_old, new_region or suggested_new
     try:
+        # Retirees first: whatever else is missing, a transfer is not their way (异地安置备案 is).
+        active = person.enrolments.filter(status=Enrolment.Status.ACTIVE).first()
+        _check_not_retired(active, None)
+        if new_region is None:
+            raise ServiceError(
+                _("您目前没有参保中的职工医保登记。请先由新单位在新参保地办理参保登记，再申请转移。"),
+                code="not_enrolled_in_new",
+            )
+        if old_region is None:
+            # Only a stopped employee enrolment elsewhere can be transferred out; the registry has none.
+            raise ServiceError(
+                _("未找到您在其他统筹区已停保的职工医保登记。请先由原单位在原参保地办理停保，再申请转移。"),
+                code="no_old_enrolment",
+            )
         find_situation(person=person, old_region=old_region, new_region=new_region)
-    except ServiceError as error:
-        return old_region, new_region, error.message
-    return old_region, new_region, ""
+    except ServiceError as refusal:
+        return Answer.no(refusal, **_way_out(refusal, person))
+    return Answer.yes()
+
+
+def _way_out(refusal, person):
+    """Where a refused citizen goes instead: the application already open, if that is the bar."""
+    if refusal.code == "open_withdrawal":
+        return {"link": reverse("withdrawals:list"), "link_text": _("查看我的提取申请")}
+    if refusal.code == "open_transfer":
+        open_one = TransferApplication.objects.filter(applicant=person).exclude(
+            status__in=[Status.COMPLETED, Status.REFUSED, Status.CANCELLED]
+        ).first()
+        if open_one is not None:
+            return {
+                "link": reverse("transfers:detail", args=[open_one.pk]),
+                "link_text": _("查看办理中的转移申请（%(number)s）") % {"number": open_one.number},
+            }
+    return {}
+
+
+def precheck(person):
+    """Return (old region, new region, answer) of the transfer the registry suggests."""
+    old_region, new_region = guess_regions(person)
+    return old_region, new_region, may_transfer(person=person)
 
 
 def _recheck(application):
@@ -318,7 +352,9 @@ def apply_for_transfer(
     reason_note = (reason_note or "").strip()
     _check_reason(reason, reason_note)
     # Conditions first, so that a citizen who cannot transfer is told why before the photo is processed.
-    find_situation(person=applicant, old_region=old_region, new_region=new_region)
+    if old_region is None or new_region is None:
+        raise ServiceError(_("请选择转出地和转入地。"), code="regions_required")
+    may_transfer(person=applicant, old_region=old_region, new_region=new_region).raise_if_refused()
     checked = check_id_card(id_card)
     try:
         with transaction.atomic():
@@ -589,7 +625,7 @@ def return_transfer(*, application, actor, note, replace_id_card=False):
     _tell(application, _("转移申请需补正"), _(
         "您的转移申请（%(number)s）被%(region)s退回补正：%(summary)s。请在申请页面补正后重新提交，"
         "办理时限从重新受理之日起计算。"
-    ) % {**_names(application), "region": region.name, "summary": summary.rstrip("。")})
+    ) % {**_names(application), "region": region.name, "summary": summary.rstrip("。")}, needs_action=True)
     return application
 
 
@@ -639,7 +675,7 @@ def transfer_out(*, application, actor, note=""):
         money = _("个人账户余额 ¥%(amount)s 已转出") % {"amount": f"{application.amount:,.2f}"}
     _tell(application, _("原参保地已办理转出"), _(
         "您的转移申请（%(number)s）已由%(old)s办理转出：已出具《参保人员基本医疗保险信息表》，%(money)s。"
-        "%(new)s将在%(due)s前办理转入。"
+        "%(new)s将在%(due)s（含）前办理转入。"
     ) % {**_names(application), "money": money, "due": _day(application.transfer_in_due)})
     return application
 
@@ -794,10 +830,10 @@ def _step_note(what, note):
     return f"{what}：{note}" if note else what
 
 
-def _tell(application, title, body):
+def _tell(application, title, body, needs_action=False):
     notify(
         person=application.applicant, title=title, body=body,
-        link=reverse("transfers:detail", args=[application.pk]),
+        link=reverse("transfers:detail", args=[application.pk]), needs_action=needs_action,
     )
 
 

@@ -34,7 +34,7 @@ def application_list(request):
 @step_up_required
 def apply(request):
     person = request.user.person
-    old_region, new_region, refusal = services.precheck(person)
+    old_region, new_region, answer = services.precheck(person)
     initial = {"old_region": old_region, "new_region": new_region}
     form = ApplyForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -50,7 +50,7 @@ def apply(request):
         else:
             messages.success(request, _("转移申请已提交，请留意通知。"))
             return redirect("transfers:detail", pk=application.pk)
-    return render(request, "transfers/apply.html", {"form": form, "refusal": refusal})
+    return render(request, "transfers/apply.html", {"form": form, "answer": answer})
 
 
 @citizen_required

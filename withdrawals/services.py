@@ -17,6 +17,7 @@ from accounts.identity import validate_id_number
 from accounts.models import Account, Enrolment, JournalTransaction, Person
 from accounts.scoping import regions_of
 from accounts.services import (
+    Answer,
     ServiceError,
     change_account_status,
     notify,
@@ -135,6 +136,39 @@ def missing_kinds(application, materials=None):
 # Starting and preparing ---------------------------------------------------------------------------
 
 
+def may_withdraw(*, applicant, reason):
+    """Answer whether the citizen may start a withdrawal for `reason` online now, and if not why.
+
+    The same checks start_withdrawal makes, asked before any form is shown. For an heir's reason the
+    deceased holder is named only on the form, so the answer there depends on the reason alone.
+    """
+    account = personal_account_of(applicant)
+    try:
+        if reason.is_for_heirs:
+            _check_reason_enabled(reason)
+        else:
+            _check_who_applies(reason, applicant, applicant, "")
+            _check_holder_and_account(reason, applicant, account, online=True)
+    except ServiceError as refusal:
+        return Answer.no(refusal, **_way_out(refusal, account))
+    return Answer.yes()
+
+
+def _way_out(refusal, account):
+    """Where a refused citizen goes instead: the application already open, if that is the bar."""
+    if refusal.code != "account_on_hold":
+        return {}
+    if account.hold == Account.Hold.TRANSFER:
+        return {"link": reverse("transfers:list"), "link_text": _("查看我的转移申请")}
+    open_one = WithdrawalApplication.objects.filter(number=account.hold_reference).first()
+    if open_one is None:
+        return {}
+    return {
+        "link": reverse("withdrawals:detail", args=[open_one.pk]),
+        "link_text": _("查看办理中的提取申请（%(number)s）") % {"number": open_one.number},
+    }
+
+
 @transaction.atomic
 def start_withdrawal(
     *, applicant, reason, actor, bank_name, bank_account_number, bank_account_holder,
@@ -201,9 +235,13 @@ def _check_counter_clerk(clerk, account):
         raise ServiceError(str(COUNTER_NOT_FOUND), code="not_in_region")
 
 
-def _check_who_applies(reason, applicant, holder, heir_relation):
+def _check_reason_enabled(reason):
     if not reason.enabled:
         raise ServiceError(_("“%(reason)s”已停用，不能再申请。") % {"reason": reason.name}, code="reason_disabled")
+
+
+def _check_who_applies(reason, applicant, holder, heir_relation):
+    _check_reason_enabled(reason)
     if not reason.is_for_heirs and holder.pk != applicant.pk:
         raise ServiceError(_("“%(reason)s”只能由参保人本人申请。") % {"reason": reason.name}, code="not_holder")
     if not reason.is_for_heirs and holder.is_deceased:
@@ -231,9 +269,13 @@ def _check_holder_and_account(reason, holder, account, *, online):
                 _("“%(reason)s”不适用于%(region)s。") % {"reason": reason.name, "region": account.region.name},
                 code="reason_not_here",
             )
-        if online and reason.is_for_heirs and account.hold:
-            # place_hold would refuse too, naming the open application; an heir online learns nothing.
-            raise ServiceError(_("该账户已有办理中的申请。"), code="account_on_hold")
+        if account.hold:
+            # place_hold would refuse too, under its lock; said here first so that nobody types in vain.
+            raise ServiceError(
+                _("您的个人账户已有办理中的%(what)s（%(ref)s），同一时间只能办理一项，请办结或撤销后再申请。")
+                % {"what": account.get_hold_display(), "ref": account.hold_reference},
+                code="account_on_hold",
+            )
     except ServiceError:
         if online and reason.is_for_heirs:
             raise ServiceError(str(HEIR_LOOKUP_REFUSAL), code="no_deceased_holder") from None
@@ -252,11 +294,21 @@ def _check_account(account, *, holder, for_heirs):
     if not for_heirs and holder.enrolments.filter(
         status=Enrolment.Status.ACTIVE, insurance_type=Enrolment.InsuranceType.EMPLOYEE
     ).exists():
-        raise ServiceError(
-            _("职工医保仍在参保中，暂不能提取。用人单位办理停保后再申请。"), code="enrolment_active"
-        )
+        raise ServiceError(_enrolment_active_words(holder), code="enrolment_active")
     if account.balance <= 0:
         raise ServiceError(_("账户余额为零，没有可提取的金额。"), code="zero_balance")
+
+
+def _enrolment_active_words(holder):
+    retired = holder.enrolments.filter(
+        status=Enrolment.Status.ACTIVE, employment=Enrolment.Employment.RETIRED
+    ).exists()
+    if retired:
+        return _(
+            "您是退休人员，职工医保仍在参保中，暂不能提取。符合提取情形的（例如出国（境）定居），"
+            "请先携带身份证和相关证明到参保地医保服务大厅办理停保，再申请提取。"
+        )
+    return _("职工医保仍在参保中，暂不能提取。请先由用人单位办理停保，停保后再申请。")
 
 
 def _check_bank_holder(applicant, bank_account_holder):
@@ -400,8 +452,8 @@ def submit_withdrawal(*, application, actor, declaration_accepted):
         },
     )
     _tell(application, _("提取申请已提交"), _(
-        "您的提取申请（%(number)s）已提交。经办机构将在%(review)s前完成初审，"
-        "审核通过后于%(pay)s前将款项转入您的银行账户。您可以在“我的提取申请”中查看进度。"
+        "您的提取申请（%(number)s）已提交。经办机构将在%(review)s（含）前完成初审，"
+        "审核通过后于%(pay)s（含）前将款项转入您的银行账户。您可以在“我的提取申请”中查看进度。"
     ) % {"number": application.number, "review": _day(application.first_review_due),
          "pay": _day(application.payment_due)})
     return application
@@ -473,7 +525,7 @@ def return_withdrawal(*, application, actor, missing_kinds, note):
     _tell(application, _("提取申请需补正材料"), _(
         "您的提取申请（%(number)s）需要补正。%(summary)s。请在申请页面补充后重新提交，"
         "办理时限从重新提交之日起计算。"
-    ) % {"number": application.number, "summary": summary.rstrip("。")})
+    ) % {"number": application.number, "summary": summary.rstrip("。")}, needs_action=True)
     return application
 
 
@@ -694,10 +746,10 @@ def decision_permission(application):
     return REVIEW if application.status == Status.SUBMITTED else APPROVE
 
 
-def _tell(application, title, body):
+def _tell(application, title, body, needs_action=False):
     notify(
         person=application.applicant, title=title, body=body,
-        link=reverse("withdrawals:detail", args=[application.pk]),
+        link=reverse("withdrawals:detail", args=[application.pk]), needs_action=needs_action,
     )
 
 

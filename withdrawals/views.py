@@ -35,14 +35,23 @@ def _reasons_for(person):
 
 @citizen_required
 def choose_reason(request):
-    reasons, account = _reasons_for(request.user.person)
-    return render(request, "withdrawals/choose_reason.html", {"reasons": reasons, "account": account})
+    person = request.user.person
+    reasons, account = _reasons_for(person)
+    choices = [(reason, services.may_withdraw(applicant=person, reason=reason)) for reason in reasons]
+    own = [answer for reason, answer in choices if not reason.is_for_heirs]
+    # One bar for every reason of one's own (still insured, an application open): said once, at the top.
+    shared = own[0] if own and not own[0] and all(a.code == own[0].code for a in own) else None
+    context = {"choices": choices, "account": account, "shared_refusal": shared}
+    return render(request, "withdrawals/choose_reason.html", context)
 
 
 @citizen_required
 def start(request, code):
     person = request.user.person
     reason = get_object_or_404(_reasons_for(person)[0], code=code)
+    answer = services.may_withdraw(applicant=person, reason=reason)
+    if not answer:
+        return render(request, "withdrawals/cannot_start.html", {"reason": reason, "answer": answer})
     form = withdrawal_form_class(reason)(request.POST or None, initial={"bank_account_holder": person.name})
     if request.method == "POST" and form.is_valid():
         try:

@@ -67,3 +67,14 @@ def duration_zh(value):
     if minutes or not hours:
         parts.append(_("%(count)d分钟") % {"count": minutes})
     return "".join(parts)
+
+
+@register.filter
+def years_months(months):
+    """Show a number of months as years and months: 10年2个月 (12 months are a year)."""
+    years, rest = divmod(int(months or 0), 12)
+    if not years:
+        return _("%(months)d个月") % {"months": rest}
+    if not rest:
+        return _("%(years)d年") % {"years": years}
+    return _("%(years)d年%(months)d个月") % {"years": years, "months": rest}

@@ -44,14 +44,18 @@ def test_inbox_uses_a_constant_number_of_queries(client, db, django_assert_num_q
     make_citizen_user(person)
     for number in range(count):
         services.notify(person=person, title=f"通知{number}", body="内容")
+        services.notify(person=person, title=f"待办{number}", body="内容", link="/account/", needs_action=True)
     client.force_login(person.user)
-    # session, user, notice count, notice page, header, and the session's renewal (savepoint, update, release)
-    with django_assert_num_queries(8):
+    # session, user, the notices asking for action, notice count, notice page, header, and the session's
+    # renewal (savepoint, update, release)
+    with django_assert_num_queries(9):
         client.get(reverse("notices"))
 
 
 def test_opening_a_notice_marks_it_read_and_shows_the_next_step(owner_client, applicant):
-    notice = services.notify(person=applicant, title="请确认共济绑定", body="您的父亲申请与您共济。", link="/account/")
+    notice = services.notify(
+        person=applicant, title="请确认共济绑定", body="您的父亲申请与您共济。", link="/account/", needs_action=True
+    )
     response = owner_client.get(reverse("notice", args=[notice.pk]))
     assert response.status_code == 200
     notice.refresh_from_db()
@@ -95,3 +99,39 @@ def test_unread_count_in_header_drops_after_reading(owner_client, applicant):
     assert owner_client.get(reverse("notices")).context["unread_notice_count"] == 1
     owner_client.get(reverse("notice", args=[notice.pk]))
     assert owner_client.get(reverse("notices")).context["unread_notice_count"] == 0
+
+
+def test_a_notice_asking_for_action_links_to_it_with_a_button(owner_client, applicant):
+    notice = services.notify(person=applicant, title="请确认", body="请确认。", link="/sharing/", needs_action=True)
+    html = owner_client.get(reverse("notice", args=[notice.pk])).text
+    assert '<a class="button" href="/sharing/">去办理</a>' in html
+
+
+def test_an_informational_notice_has_no_action_button(owner_client, applicant):
+    notice = services.notify(person=applicant, title="已办结", body="已办结。", link="/transfers/")
+    html = owner_client.get(reverse("notice", args=[notice.pk])).text
+    assert "您无需操作" in html and "去办理" not in html and 'class="button" href="/transfers/"' not in html
+
+
+def test_the_inbox_shows_what_asks_for_action_first_and_folds_the_rest_by_day(owner_client, applicant):
+    for number in range(5):
+        services.notify(person=applicant, title=f"已为亲属支付医药费{number}", body="支付。")
+    services.notify(person=applicant, title="请确认家庭共济请求", body="请确认。", link="/sharing/", needs_action=True)
+    html = owner_client.get(reverse("notices")).text
+    assert html.index("需要您办理") < html.index("请确认家庭共济请求") < html.index("其他通知")
+    assert html.count('<details class="notice-day"') == 1 and "5条（5条未读）" in html
+
+
+def test_mark_all_as_read(owner_client, applicant, outsider):
+    for number in range(3):
+        services.notify(person=applicant, title=f"通知{number}", body="内容")
+    someone_elses = services.notify(person=outsider, title="通知", body="内容")
+    response = owner_client.post(reverse("read_all_notices"))
+    assert response.status_code == 302
+    assert not Notice.objects.filter(person=applicant, read_at__isnull=True).exists()
+    assert Notice.objects.get(pk=someone_elses.pk).read_at is None
+
+
+def test_a_reason_that_brings_its_own_full_stop_gets_one(applicant):
+    notice = services.notify(person=applicant, title="不予受理", body="原因：材料不全。。如有疑问请咨询。")
+    assert notice.body == "原因：材料不全。如有疑问请咨询。"

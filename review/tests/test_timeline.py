@@ -86,7 +86,7 @@ def test_the_template_renders_an_ordered_list_with_the_deadline(dossier):
     assert 'aria-current="step"' in html
     assert "退回补正" in html and "经办人员" in html and "李" not in html
     assert "请补充定居证明<br>和护照首页" in html
-    assert "补正期限" in html and "2026年10月13日" in html
+    assert "补正期限" in html and "2026年10月13日</time>（含）前" in html
     local = timezone.localtime(timeline(dossier)[0].at)
     assert f"{local:%H:%M}" in html
 
@@ -99,7 +99,8 @@ def test_the_template_lists_each_pending_steps_deadline(dossier):
     html = render_to_string("review/timeline.html", {"steps": timeline(dossier), "deadlines": deadlines})
     items = re.findall(r"<li>(.*?)</li>", html, re.DOTALL)
     assert len(items) == 2
-    assert "初审期限" in items[0] and '<time datetime="2026-10-13">2026年10月13日</time>' in items[0]
+    # Whether the day itself counts is said: it does.
+    assert "初审期限" in items[0] and '<time datetime="2026-10-13">2026年10月13日</time>（含）前' in items[0]
     assert "到账期限" in items[1] and '<time datetime="2026-10-20">2026年10月20日</time>' in items[1]
     assert "复核期限" not in html
     assert "节假日顺延" in html

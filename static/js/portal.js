@@ -8,3 +8,14 @@ document.addEventListener("DOMContentLoaded", function () {
     summary.focus();
   }
 });
+
+document.addEventListener("DOMContentLoaded", function () {
+  // A print button where a page offers one; without scripts the browser's own print menu does the same.
+  var button = document.querySelector("[data-print]");
+  if (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      window.print();
+    });
+  }
+});

@@ -174,14 +174,15 @@ def refreshed_account(account):
 
 
 def test_precheck_suggests_the_regions_from_the_registry(moving):
-    old, new, message = services.precheck(moving)
-    assert (old.code, new.code, message) == (DONGGUAN, NINGBO, "")
+    old, new, answer = services.precheck(moving)
+    assert (old.code, new.code, answer.allowed, answer.message) == (DONGGUAN, NINGBO, True, "")
 
 
 def test_precheck_says_why_before_the_form_is_filled(outsider):
-    old, new, message = services.precheck(outsider)
+    old, new, answer = services.precheck(outsider)
     assert new.code == DONGGUAN and old is None
-    assert "已停保" in message
+    # No stopped employee enrolment anywhere else: no old region could be chosen that would succeed.
+    assert not answer.allowed and "已停保" in answer.message
 
 
 def test_precheck_names_the_failing_condition(moving, other_region_clerk):
@@ -189,4 +190,5 @@ def test_precheck_names_the_failing_condition(moving, other_region_clerk):
         account=Account.objects.get(enrolment__region__code=DONGGUAN, enrolment__person=moving),
         actor=other_region_clerk, reason="核查",
     )
-    assert "冻结" in services.precheck(moving)[2]
+    answer = services.precheck(moving)[2]
+    assert not answer.allowed and answer.code == "account_frozen" and "冻结" in answer.message
