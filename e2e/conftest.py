@@ -64,6 +64,34 @@ def _missing_browser_reason():
     return None
 
 
+class _OneRequestAtATime:
+    """The live server for an in-memory SQLite database: one request at a time, in the server's thread.
+
+    There the server's threads all share the test's one SQLite connection (SQLite cannot open the same
+    in-memory database twice), and two requests at once (a page and the material images it shows) use it
+    from two threads together: SQLite answers "bad parameter or other API misuse" and the page fails. A
+    server that is not threaded answers with `Connection: close` and takes the browser's requests in turn.
+    Any other database gets Django's threaded server, a connection per thread.
+    """
+
+    def __new__(cls, *args, connections_override=None, **kwargs):
+        from django.core.servers.basehttp import ThreadedWSGIServer, WSGIServer
+
+        if connections_override:
+            return WSGIServer(*args, **kwargs)
+        return ThreadedWSGIServer(*args, connections_override=connections_override, **kwargs)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_safe_for_sqlite():
+    from django.test.testcases import LiveServerThread
+
+    threaded = LiveServerThread.server_class
+    LiveServerThread.server_class = _OneRequestAtATime
+    yield
+    LiveServerThread.server_class = threaded
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
