@@ -1,12 +1,16 @@
 import logging
 
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from accounts.access_log import record_access
+from accounts.views import citizen_required
 
+from . import printing
 from .access import can_view_application, is_applicant, is_reviewing_staff
 from .models import Material
 
@@ -50,3 +54,36 @@ def material_download(request, pk):
         people = [application.applicant_id, getattr(application, "holder_id", None)]
         record_access(request=request, person_ids=people, what=_("申请材料"), reference=application.number)
     return response
+
+
+def receipt_views(*, namespace, own_application, receipt_paper):
+    """Return a feature's two citizen views of a receipt: the page to print and its PDF.
+
+    `own_application(request, pk)` finds the citizen's own application (404 for anyone else's),
+    `receipt_paper(application, kind)` builds the 受理回执 or 办结凭证 (None where the application has none
+    yet), and `namespace` names the feature's URLs (`detail`, `receipt_pdf`).
+    """
+
+    def paper_of(request, pk, kind):
+        application = own_application(request, pk)
+        paper = receipt_paper(application, kind)
+        if paper is None:
+            raise Http404
+        return application, paper
+
+    @citizen_required
+    @never_cache
+    def receipt(request, pk, kind):
+        application, paper = paper_of(request, pk, kind)
+        return render(request, "review/paper.html", {
+            "application": application, "paper": paper,
+            "back_url": reverse(f"{namespace}:detail", args=[pk]),
+            "pdf_url": reverse(f"{namespace}:receipt_pdf", args=[pk, kind]),
+        })
+
+    @citizen_required
+    @never_cache
+    def receipt_download(request, pk, kind):
+        return printing.pdf_response(paper_of(request, pk, kind)[1])
+
+    return receipt, receipt_download

@@ -13,6 +13,7 @@ from accounts.views import citizen_required
 from review import printing
 from review.materials import materials_of
 from review.timeline import due_dates, timeline
+from review.views import receipt_views
 
 from . import services
 from .forms import ApplyForm, IdCardForm, ResubmitForm
@@ -131,27 +132,11 @@ def record_download(request, pk):
     return pdf_response(application)
 
 
-@citizen_required
-@never_cache
-def receipt(request, pk, kind):
-    """Show the 受理回执 or the 办结凭证 of the citizen's own transfer, to print."""
-    application = _own_application(request, pk)
-    paper = receipt_paper(application, kind)
-    if paper is None:
-        raise Http404
-    return render(request, "review/paper.html", {
-        "application": application, "paper": paper, "back_url": reverse("transfers:detail", args=[pk]),
-        "pdf_url": reverse("transfers:receipt_pdf", args=[pk, kind]),
-    })
-
-
-@citizen_required
-@never_cache
-def receipt_download(request, pk, kind):
-    paper = receipt_paper(_own_application(request, pk), kind)
-    if paper is None:
-        raise Http404
-    return printing.pdf_response(paper)
+receipt, receipt_download = receipt_views(
+    namespace="transfers",
+    own_application=lambda request, pk: _own_application(request, pk),
+    receipt_paper=receipt_paper,
+)
 
 
 def pdf_response(application):

@@ -5,15 +5,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.services import personal_account_of
 from accounts.step_up import step_up_required
 from accounts.views import citizen_required
-from review import printing
 from review.materials import materials_of
 from review.timeline import due_dates, timeline
+from review.views import receipt_views
 
 from . import services
 from .forms import BankAccountForm, MaterialUploadForm, SubmitForm, bank_initial, withdrawal_form_class
@@ -165,27 +164,11 @@ def cancel(request, pk):
     return render(request, "withdrawals/cancel.html", {"application": application})
 
 
-@citizen_required
-@never_cache
-def receipt(request, pk, kind):
-    """Show the 受理回执 or the 办结凭证 of the citizen's own withdrawal, to print."""
-    application = _own_application(request, pk)
-    paper = receipt_paper(application, kind)
-    if paper is None:
-        raise Http404
-    return render(request, "review/paper.html", {
-        "application": application, "paper": paper, "back_url": reverse("withdrawals:detail", args=[pk]),
-        "pdf_url": reverse("withdrawals:receipt_pdf", args=[pk, kind]),
-    })
-
-
-@citizen_required
-@never_cache
-def receipt_download(request, pk, kind):
-    paper = receipt_paper(_own_application(request, pk), kind)
-    if paper is None:
-        raise Http404
-    return printing.pdf_response(paper)
+receipt, receipt_download = receipt_views(
+    namespace="withdrawals",
+    own_application=lambda request, pk: _own_application(request, pk),
+    receipt_paper=receipt_paper,
+)
 
 
 def _own_application(request, pk):
