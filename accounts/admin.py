@@ -27,6 +27,7 @@ from .access_log import (
     record_id_number_search,
 )
 from .identity import mask_digits, mask_id_number, validate_id_number
+from .large_lists import LargeListAdmin, people_matching, people_named
 from .models import (
     Account,
     PersonalDataAccess,
@@ -212,7 +213,7 @@ class PersonSearchMixin:
     """Search by a person's full ID number or card number, or by name; never by part of an ID number."""
 
     person_prefix = ""
-    search_help_text = _("输入完整的18位身份证号码、医保卡号或姓名。")
+    search_help_text = _("输入完整的18位身份证号码、医保卡号，或姓名（从姓氏输起）。")
 
     def get_search_fields(self, request):
         return (f"{self.person_prefix}name",)
@@ -227,18 +228,18 @@ class PersonSearchMixin:
         return super().changelist_view(request, extra_context)
 
     def get_search_results(self, request, queryset, search_term):
-        """Match an 18-character term to the ID number exactly, any other to the name; cards match whole."""
+        """Match a term to the whole ID number or card number, else to the start of the name."""
         term = search_term.strip()
         if not term:
             return queryset, False
-        prefix = self.person_prefix
-        # On PostgreSQL icontains compiles to UPPER(col) LIKE ..., which no index serves; an exact match
-        # uses the unique index, and a fragment of an ID number must not find anybody.
-        if len(term) == 18:
-            condition = Q(**{f"{prefix}id_number": term.upper()})
+        # The person is looked up first by the unique indexes, then the list filters on the id: an OR across
+        # the joined person's columns would read every row of the list. A fragment of an ID number finds nobody.
+        person = f"{self.person_prefix}pk" if self.person_prefix else "pk"
+        people = people_matching(term)
+        if people or len(term) == 18:
+            found = queryset.filter(**{f"{person}__in": people})
         else:
-            condition = Q(**{f"{prefix}name__icontains": term})
-        found = queryset.filter(condition | Q(**{f"{prefix}card_number": term}))
+            found = queryset.filter(**{f"{person}__in": people_named(term)})
         record_id_number_search(request=request, term=term, found=found)
         return found, False
 

@@ -11,7 +11,7 @@ from django import forms as django_forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Max, Q, Value, When
+from django.db.models import Case, IntegerField, Max, Value, When
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -21,8 +21,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.access_log import RecordsDataAccess, record_access, record_id_number_search
-from accounts.scoping import regions_of
-from review.admin import EventInline, MaterialInline, warn_about_unknown_years
+from accounts.large_lists import LargeListAdmin
+from accounts.scoping import RegionListFilter, regions_of
+from review.admin import EventInline, MaterialInline, search_applications, warn_about_unknown_years
 from review.transitions import step_no_longer_open
 
 from . import forms, services
@@ -170,15 +171,16 @@ class AwaitingFilter(admin.SimpleListFilter):
 
 
 @admin.register(TransferApplication)
-class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
+class TransferApplicationAdmin(RecordsDataAccess, LargeListAdmin, admin.ModelAdmin):
     access_label = gettext_lazy("转移申请详情")
     list_display = [
         "number", "applicant_masked", "old_region", "new_region", "status", "awaiting", "submitted_at",
         "next_due_display", "overdue",
     ]
     list_filter = [
-        "status", AwaitingFilter, OverdueFilter, ("old_region", admin.RelatedOnlyFieldListFilter),
-        ("new_region", admin.RelatedOnlyFieldListFilter), "province_wide",
+        # The user's own regions: offering only the regions that occur would read every transfer to find them.
+        "status", AwaitingFilter, OverdueFilter, ("old_region", RegionListFilter), ("new_region", RegionListFilter),
+        "province_wide",
     ]
     list_select_related = ["applicant", "old_region", "new_region"]
     search_fields = ["number"]
@@ -253,7 +255,7 @@ class TransferApplicationAdmin(RecordsDataAccess, admin.ModelAdmin):
         term = search_term.strip().upper()
         if not term:
             return queryset, False
-        found = queryset.filter(Q(number=term) | Q(applicant__id_number=term))
+        found = search_applications(queryset, term, ["applicant"])
         record_id_number_search(request=request, term=term, found=found)
         return found, False
 

@@ -171,6 +171,7 @@ class TransferApplication(Application):
         indexes = [
             models.Index(fields=["new_region", "status"], name="transfer_new_region_status"),
             models.Index(fields=["old_region", "status"], name="transfer_old_region_status"),
+            models.Index(fields=["-created_at", "-id"], name="transfer_newest"),
         ]
         constraints = [
             models.UniqueConstraint(

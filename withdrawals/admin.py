@@ -7,7 +7,7 @@ from django import forms as django_forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Max, Q, Value, When
+from django.db.models import Case, IntegerField, Max, Value, When
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -19,7 +19,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.access_log import RecordsDataAccess, record_id_number_search
 from accounts.scoping import RegionListFilter, RegionScopedAdmin
-from review.admin import EventInline, MaterialInline, warn_about_unknown_years
+from review.admin import EventInline, MaterialInline, search_applications, warn_about_unknown_years
 from review.transitions import step_no_longer_open
 
 from . import forms, services
@@ -292,7 +292,7 @@ class WithdrawalApplicationAdmin(RecordsDataAccess, RegionScopedAdmin, admin.Mod
         term = search_term.strip().upper()
         if not term:
             return queryset, False
-        found = queryset.filter(Q(number=term) | Q(applicant__id_number=term) | Q(holder__id_number=term))
+        found = search_applications(queryset, term, ["applicant", "holder"])
         record_id_number_search(request=request, term=term, found=found)
         return found, False
 

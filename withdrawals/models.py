@@ -236,7 +236,10 @@ class WithdrawalApplication(Application):
             ("approve_withdrawal", _("复核提取申请")),
             ("pay_withdrawal", _("确认提取款到账")),
         ]
-        indexes = [models.Index(fields=["region", "status"], name="withdrawal_region_status")]
+        indexes = [
+            models.Index(fields=["region", "status"], name="withdrawal_region_status"),
+            models.Index(fields=["-created_at", "-id"], name="withdrawal_newest"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["account"],
