@@ -8,7 +8,7 @@ from django.contrib.admin import ActionLocation, helpers
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.auth import admin as auth_admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -577,6 +577,46 @@ class EnrolmentInline(ReadOnlyInline, admin.TabularInline):
         return admin_link(account, _("余额 ¥%(balance)s") % {"balance": account.balance}) if account else "—"
 
 
+class EnrolmentFilter(admin.SimpleListFilter):
+    """Filter persons by a field of any of their enrolments, with EXISTS.
+
+    The admin's own filter across the to-many path would add DISTINCT to the list, which at a million persons
+    makes each load sort them all.
+    """
+
+    field = None
+
+    def lookups(self, request, model_admin):
+        return Enrolment._meta.get_field(self.field).choices
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        enrolments = Enrolment.objects.filter(person=OuterRef("pk"), **{self.field: self.value()})
+        return queryset.filter(Exists(enrolments))
+
+
+class EnrolmentRegionFilter(EnrolmentFilter):
+    title = _("参保地")
+    parameter_name = "enrolments__region"
+    field = "region"
+
+    def lookups(self, request, model_admin):
+        return [(str(region.pk), str(region)) for region in regions_of(request.user)]
+
+
+class EnrolmentTypeFilter(EnrolmentFilter):
+    title = _("险种")
+    parameter_name = "enrolments__insurance_type"
+    field = "insurance_type"
+
+
+class EnrolmentStatusFilter(EnrolmentFilter):
+    title = _("参保状态")
+    parameter_name = "enrolments__status"
+    field = "status"
+
+
 @admin.register(Person)
 class PersonAdmin(RecordsDataAccess, PersonSearchMixin, RegionScopedAdmin, HistoryAdmin):
     region_lookup = "enrolments__region"
@@ -584,9 +624,7 @@ class PersonAdmin(RecordsDataAccess, PersonSearchMixin, RegionScopedAdmin, Histo
     form = PersonAdminForm
     list_display = ("masked_id", "name", "active_region", "masked_card_number")
     list_display_links = ("masked_id", "name")
-    list_filter = (
-        ("enrolments__region", RegionListFilter), "enrolments__insurance_type", "enrolments__status",
-    )
+    list_filter = (EnrolmentRegionFilter, EnrolmentTypeFilter, EnrolmentStatusFilter)
     inlines = [EnrolmentInline]
 
     def get_queryset(self, request):

@@ -17,15 +17,12 @@ import argparse
 import json
 import math
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +31,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.admin_seed import grow  # noqa: E402
+from bench.browser import Browser  # noqa: E402
 from bench.queries import HEADER  # noqa: E402
 from bench.run import ROOT, recreate_database, server_environment, step, wait_until_up  # noqa: E402
 
@@ -183,40 +181,17 @@ def measure(database_url, env, args, label):
     return results
 
 
-class StaffBrowser:
+class StaffBrowser(Browser):
     """A member of staff's session: logs in with the password and the current TOTP code, then reads lists."""
 
     def __init__(self, base, username):
-        self.base = base
-        # Cookies by hand: production settings mark them Secure, which a cookie jar keeps from plain HTTP.
-        self.cookies = {}
-        self.opener = urllib.request.build_opener(NoRedirect())
-        self.log_in(username)
-
-    def open(self, url, data=None, headers=None):
-        """Request `url` with the session's cookies; keep the cookies it sets; return the response or error."""
-        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        request = urllib.request.Request(url, data=data, headers={**(headers or {}), "Cookie": cookie})
-        try:
-            response = self.opener.open(request)
-        except urllib.error.HTTPError as error:
-            response = error
-        for header in response.headers.get_all("Set-Cookie") or []:
-            name, _equals, rest = header.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return response
-
-    def log_in(self, username):
+        super().__init__(base)
         from django_otp.oath import totp
 
-        login = f"{self.base}/admin/login/"
-        page = self.open(login).read().decode()
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        data = urllib.parse.urlencode({
-            "csrfmiddlewaretoken": token, "username": username, "password": PASSWORD,
+        answer = self.post_form("/admin/login/", {
+            "username": username, "password": PASSWORD,
             "otp_token": f"{totp(bytes.fromhex(TOTP_KEY)):06d}", "next": "/admin/",
-        }).encode()
-        answer = self.open(login, data, {"Referer": login})
+        })
         if answer.status != 302 or answer.headers["Location"] != "/admin/":
             raise SystemExit(f"{username} could not log in to the admin: HTTP {answer.status}")
 
@@ -225,7 +200,7 @@ class StaffBrowser:
         durations, queries, status = [], set(), None
         for attempt in range(loads + 1):
             started = time.perf_counter()
-            response = self.open(f"{self.base}{path}")
+            response = self.open(path)
             response.read()
             elapsed = (time.perf_counter() - started) * 1000
             status = response.status
@@ -239,11 +214,6 @@ class StaffBrowser:
             "queries": max(queries),
             "status": status,
         }
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
 
 
 def report(figures, people, args):

@@ -136,3 +136,19 @@ def test_the_event_log_is_searched_by_application_id_or_staff_login(admin_client
     assert listed(admin_client.get(events, {"q": "42"})) == {other}
     assert listed(admin_client.get(events, {"q": "viewer_n"})) == {by_clerk}
     assert listed(admin_client.get(events, {"q": "nobody"})) == set()
+
+
+def test_persons_are_filtered_by_their_enrolments_once_each(admin_client):
+    moved = make_employee(name="王芳")
+    stop_enrolment(enrolment=moved.enrolments.get())
+    record_enrolment(person=moved, region=region("330200"), insurance_type=Enrolment.InsuranceType.RESIDENT)
+    dongguan = make_employee(region_code="441900", name="陈明")
+
+    by_region = admin_client.get(url("person"), {"enrolments__region": region("330200").pk})
+    by_status = admin_client.get(url("person"), {"enrolments__status": Enrolment.Status.STOPPED})
+    by_type = admin_client.get(url("person"), {"enrolments__insurance_type": Enrolment.InsuranceType.EMPLOYEE})
+
+    assert list(by_region.context["cl"].result_list) == [moved]
+    assert list(by_status.context["cl"].result_list) == [moved]
+    assert set(by_type.context["cl"].result_list) == {moved, dongguan}
+    assert by_type.context["cl"].result_count == 2
