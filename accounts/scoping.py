@@ -22,13 +22,41 @@ def limit_to_regions(queryset, user, lookup):
     """Return the rows of `queryset` whose `lookup` (a path to a Region) is a region `user` serves."""
     if user.is_active and user.is_superuser:
         return queryset
-    condition = {f"{lookup}__in": regions_of(user)}
+    regions = regions_of(user)
     # A path through a to-many relation (a person's enrolments, a transaction's entries) would join one row per
     # match and need DISTINCT, which at a million rows makes every count sort them all. EXISTS asks the same
     # question per row and stops at the first match, served by the relation's index.
     if lookup_spawns_duplicates(queryset.model._meta, lookup):
-        return queryset.filter(Exists(queryset.model._default_manager.filter(pk=OuterRef("pk"), **condition)))
-    return queryset.filter(**condition)
+        return queryset.filter(_exists_in_regions(queryset.model, lookup, regions))
+    return queryset.filter(**{f"{lookup}__in": regions})
+
+
+def _exists_in_regions(model, lookup, regions):
+    """Return EXISTS over the rows of the path's first to-many relation that lead to one of `regions`.
+
+    "person__enrolments__region" on a notice becomes EXISTS (an enrolment of the notice's person in the regions):
+    one probe of the enrolments' person index per row, with no join back to the listed table.
+    """
+    parts = lookup.split("__")
+    opts, outer, outer_fields = model._meta, [], []
+    for position, name in enumerate(parts):
+        field = opts.get_field(name)
+        if field.one_to_many and field.auto_created:
+            rest = "__".join(parts[position + 1 :])
+            # The listed row's own foreign key column when one hop leads here (a notice's person_id).
+            target = outer_fields[0].attname if len(outer) == 1 else "__".join([*outer, "pk"])
+            inner = field.related_model._default_manager.filter(
+                **{field.field.name: OuterRef(target)},
+                **{f"{rest}__in" if rest else "pk__in": regions},
+            )
+            return Exists(inner)
+        if not (field.many_to_one or field.one_to_one) or field.related_model is None:
+            break
+        outer.append(name)
+        outer_fields.append(field)
+        opts = field.related_model._meta
+    # Any other shape (a many-to-many field): the listed table joined to itself.
+    return Exists(model._default_manager.filter(pk=OuterRef("pk"), **{f"{lookup}__in": regions}))
 
 
 class RegionScopedAdmin(LargeListAdmin):

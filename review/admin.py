@@ -1,6 +1,7 @@
 """Holidays staff keep, the event log, and the read-only inlines the feature apps' admins reuse."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ORDER_VAR
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.db.models import Count, Q
 from django.db.models.functions import ExtractYear
@@ -9,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin
-from accounts.large_lists import LargeListAdmin, people_matching
+from accounts.large_lists import LargeListAdmin, LargeListPaginator, people_matching
 from accounts.models import User
 
 from . import calendar
@@ -29,6 +30,39 @@ def search_applications(queryset, term, person_fields):
     for field in person_fields if people else ():
         condition |= Q(**{f"{field}__in": people})
     return queryset.filter(condition)
+
+
+class OverdueFirstPaginator(LargeListPaginator):
+    """Pages of a queue in its default order (overdue first, then the newest), read as two index-backed parts.
+
+    Ordering by "is it overdue" makes the database sort every application of the region on each load; the
+    overdue ones are few, so they are read on their own, and the rest in the order of the (created_at, id)
+    index, which stops after a page. The rows and their order are those of the queue's get_ordering.
+    """
+
+    def __init__(self, object_list, per_page, *, overdue, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.overdue = overdue
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        newest = self.object_list.order_by("-created_at", "-id")
+        overdue = newest.filter(self.overdue)
+        first = overdue.count() if bottom > 0 else None
+        rows = list(overdue[bottom:top])
+        if len(rows) < self.per_page:
+            first = len(rows) + bottom if first is None else first
+            rows += list(newest.exclude(self.overdue)[max(0, bottom - first) : top - first])
+        return self._get_page(rows, number, self)
+
+
+def queue_paginator(request, queryset, per_page, overdue):
+    """Return the paginator of an application queue: two parts in the default order, else a plain one."""
+    if ORDER_VAR in request.GET:
+        return LargeListPaginator(queryset, per_page)
+    return OverdueFirstPaginator(queryset, per_page, overdue=overdue)
 
 
 def warn_about_unknown_years(request, *days):

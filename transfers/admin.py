@@ -23,7 +23,13 @@ from django.utils.translation import gettext_lazy
 from accounts.access_log import RecordsDataAccess, record_access, record_id_number_search
 from accounts.large_lists import LargeListAdmin
 from accounts.scoping import RegionListFilter, regions_of
-from review.admin import EventInline, MaterialInline, search_applications, warn_about_unknown_years
+from review.admin import (
+    EventInline,
+    MaterialInline,
+    queue_paginator,
+    search_applications,
+    warn_about_unknown_years,
+)
 from review.transitions import step_no_longer_open
 
 from . import forms, services
@@ -233,6 +239,10 @@ class TransferApplicationAdmin(RecordsDataAccess, LargeListAdmin, admin.ModelAdm
             When(overdue_condition(), then=Value(1)), default=Value(0), output_field=IntegerField()
         )
         return [overdue.desc(), "-created_at", "-id"]
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        """Read the default order in two index-backed parts (review.admin.OverdueFirstPaginator)."""
+        return queue_paginator(request, queryset, per_page, overdue_condition())
 
     # Applications change only through their decisions, never by editing the row.
     def has_change_permission(self, request, obj=None):

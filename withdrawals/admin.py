@@ -19,7 +19,13 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.access_log import RecordsDataAccess, record_id_number_search
 from accounts.scoping import RegionListFilter, RegionScopedAdmin
-from review.admin import EventInline, MaterialInline, search_applications, warn_about_unknown_years
+from review.admin import (
+    EventInline,
+    MaterialInline,
+    queue_paginator,
+    search_applications,
+    warn_about_unknown_years,
+)
 from review.transitions import step_no_longer_open
 
 from . import forms, services
@@ -270,6 +276,10 @@ class WithdrawalApplicationAdmin(RecordsDataAccess, RegionScopedAdmin, admin.Mod
             When(overdue_condition(), then=Value(1)), default=Value(0), output_field=IntegerField()
         )
         return [overdue.desc(), "-created_at", "-id"]
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        """Read the default order in two index-backed parts (review.admin.OverdueFirstPaginator)."""
+        return queue_paginator(request, queryset, per_page, overdue_condition())
 
     # Applications change only through their decisions, never by editing the row.
     def has_change_permission(self, request, obj=None):

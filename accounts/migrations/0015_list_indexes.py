@@ -15,6 +15,10 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['-started_on', '-id'], name='enrolment_newest'),
         ),
         migrations.AddIndex(
+            model_name='enrolment',
+            index=models.Index(fields=['person', 'region'], name='enrolment_person_region'),
+        ),
+        migrations.AddIndex(
             model_name='notice',
             index=models.Index(fields=['-created_at', '-id'], name='notice_newest'),
         ),

@@ -110,3 +110,13 @@ def test_a_page_that_never_reads_the_session_leaves_it_alone(applicant):
     client = logged_in(applicant)
     response = client.get(reverse("healthz"))
     assert response.status_code == 200 and settings.SESSION_COOKIE_NAME not in response.cookies
+
+
+def test_a_citizen_page_loads_the_person_with_the_user(client, applicant, django_assert_max_num_queries):
+    from django.contrib.auth import get_user
+
+    client.force_login(applicant.user)
+    request = client.get(reverse("notices")).wsgi_request
+    user = get_user(request)
+    with django_assert_max_num_queries(0):
+        assert user.person.name == "张伟"

@@ -432,6 +432,33 @@ def test_overdue_applications_carry_a_red_text_badge_and_come_first(reviewer_cli
     assert 'alt="False"' not in html and 'alt="True"' not in html
 
 
+@pytest.mark.parametrize("per_page", [1, 2, 3])
+def test_pages_of_the_queue_keep_overdue_first_then_the_newest(
+    reviewer_client, application, stopped_applicant, monkeypatch, per_page
+):
+    from django.contrib import admin
+
+    rows = [application]
+    for name in ("王五", "赵六", "孙七"):
+        person = make_employee(balance="300.00", name=name)
+        make_citizen_user(person)
+        stop(person)
+        rows.append(submitted(person))
+    # The oldest and the third are overdue: they come first (newest of them first), then the others, newest first.
+    overdue = [rows[2], rows[0]]
+    WithdrawalApplication.objects.filter(pk__in=[row.pk for row in overdue]).update(
+        first_review_due=datetime.date(2020, 1, 2)
+    )
+    expected = overdue + [rows[3], rows[1]]
+    monkeypatch.setattr(admin.site.get_model_admin(WithdrawalApplication), "list_per_page", per_page)
+
+    listed = []
+    for page in range(1, -(-len(rows) // per_page) + 1):
+        listed += list(reviewer_client.get(QUEUE, {"p": page}).context["cl"].result_list)
+
+    assert listed == expected
+
+
 def test_the_queue_has_no_english_date_drill_down(reviewer_client, application):
     html = reviewer_client.get(QUEUE).content.decode()
     assert "xfull" not in html and "date-hierarchy" not in html.lower()
