@@ -159,8 +159,7 @@ STATEMENTS = [
     SELECT row_number() OVER (ORDER BY x.g, x.old) AS k, x.*,
            (ARRAY['draft','submitted','submitted','first_reviewed','approved','paid','paid','paid','paid','paid',
                   'paid','paid','paid','paid','returned','refused','refused','cancelled','cancelled',
-                  'bank_returned'])[1 + (x.g * 7 + x.old::int) % 20] AS status,
-           now() - ((x.g * 13) % 730) * interval '1 day' - (x.g % 86400) * interval '1 second' AS created_at
+                  'bank_returned'])[1 + (x.g * 7 + x.old::int) % 20] AS status
     FROM (
         SELECT p.g, false AS old, b.account + p.g AS account_id, p.region_id FROM bench_people p, bench_base b
         WHERE NOT p.resident
@@ -168,6 +167,16 @@ STATEMENTS = [
         SELECT p.g, true, b.account + %(people)s + p.g, p.old_region_id FROM bench_people p, bench_base b
         WHERE p.moved AND p.g % 10 = 3
     ) AS x
+    """,
+    """
+    ALTER TABLE bench_withdrawal ADD COLUMN created_at timestamptz
+    """,
+    # Closed applications spread over two years; open ones are from the last 30 days, so that their deadlines
+    # (28 and 42 days) have passed for a few of them, as at a desk that keeps up.
+    """
+    UPDATE bench_withdrawal SET created_at = now() - (
+        CASE WHEN status IN ('draft', 'submitted', 'first_reviewed', 'approved', 'returned')
+             THEN (g * 13) % 30 ELSE (g * 13) % 730 END) * interval '1 day' - (g % 86400) * interval '1 second'
     """,
     """
     INSERT INTO withdrawals_withdrawalapplication (
@@ -214,12 +223,15 @@ STATEMENTS = [
            CASE WHEN t.status = 'refused' THEN '不符合转移条件' ELSE '' END,
            b.person + t.g, b.account + t.g, b.enrolment + t.g, t.region_id,
            b.account + %(people)s + t.g, b.enrolment + %(people)s + t.g, t.old_region_id, t.region_id
-    FROM (SELECT p.*, (ARRAY['completed','completed','completed','completed','completed','completed',
-                             'completed','submitted','accepted','transferred_out','returned','refused',
-                             'cancelled'])[1 + (p.g * 3) % 13] AS status,
-                 now() - ((p.g * 11) % 700) * interval '1 day' - (p.g % 86400) * interval '1 second'
-                     AS created_at
-          FROM bench_people p WHERE p.moved) AS t, bench_base b
+    FROM (SELECT p.*, s.status,
+                 now() - (CASE WHEN s.status IN ('submitted', 'accepted', 'transferred_out', 'returned')
+                               THEN (p.g * 11) % 30 ELSE (p.g * 11) % 700 END) * interval '1 day'
+                     - (p.g % 86400) * interval '1 second' AS created_at
+          FROM bench_people p,
+               LATERAL (SELECT (ARRAY['completed','completed','completed','completed','completed','completed',
+                                      'completed','submitted','accepted','transferred_out','returned','refused',
+                                      'cancelled'])[1 + (p.g * 3) % 13] AS status) AS s
+          WHERE p.moved) AS t, bench_base b
     """,
     # Four review events per application, the citizen's first and the clerks' after it.
     """

@@ -78,8 +78,8 @@ def main():
             load = Load(wrk, args, "bare.lua", f"{base}{path}")
             if session:
                 load.command[1:1] = ["-H", f"Cookie: {session}"]
-            load.drive(3)  # warm-up, not counted
-            print(f"   {label}:", end="", flush=True)
+            print(f"   {label}: 3 s warm-up, then {args.duration} s measured", flush=True)
+            load.drive(3)
             results[label] = load.drive(args.duration)
     finally:
         server.terminate()
