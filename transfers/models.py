@@ -172,6 +172,9 @@ class TransferApplication(Application):
             models.Index(fields=["new_region", "status"], name="transfer_new_region_status"),
             models.Index(fields=["old_region", "status"], name="transfer_old_region_status"),
             models.Index(fields=["-created_at", "-id"], name="transfer_newest"),
+            # The overdue ones (overdue_condition): few among many, found by their deadlines.
+            models.Index(fields=["status", "transfer_out_due"], name="transfer_out_due"),
+            models.Index(fields=["status", "transfer_in_due"], name="transfer_in_due"),
         ]
         constraints = [
             models.UniqueConstraint(

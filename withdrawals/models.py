@@ -239,6 +239,9 @@ class WithdrawalApplication(Application):
         indexes = [
             models.Index(fields=["region", "status"], name="withdrawal_region_status"),
             models.Index(fields=["-created_at", "-id"], name="withdrawal_newest"),
+            # The overdue ones (overdue_condition): few among a million, found by their deadlines.
+            models.Index(fields=["status", "first_review_due"], name="withdrawal_review_due"),
+            models.Index(fields=["status", "payment_due"], name="withdrawal_payment_due"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -14,4 +14,12 @@ class Migration(migrations.Migration):
             model_name='withdrawalapplication',
             index=models.Index(fields=['-created_at', '-id'], name='withdrawal_newest'),
         ),
+        migrations.AddIndex(
+            model_name='withdrawalapplication',
+            index=models.Index(fields=['status', 'first_review_due'], name='withdrawal_review_due'),
+        ),
+        migrations.AddIndex(
+            model_name='withdrawalapplication',
+            index=models.Index(fields=['status', 'payment_due'], name='withdrawal_payment_due'),
+        ),
     ]

@@ -14,4 +14,12 @@ class Migration(migrations.Migration):
             model_name='transferapplication',
             index=models.Index(fields=['-created_at', '-id'], name='transfer_newest'),
         ),
+        migrations.AddIndex(
+            model_name='transferapplication',
+            index=models.Index(fields=['status', 'transfer_out_due'], name='transfer_out_due'),
+        ),
+        migrations.AddIndex(
+            model_name='transferapplication',
+            index=models.Index(fields=['status', 'transfer_in_due'], name='transfer_in_due'),
+        ),
     ]
