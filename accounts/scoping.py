@@ -2,8 +2,10 @@
 
 from django.contrib import admin
 from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 
+from .large_lists import LargeListAdmin
 from .models import Region
 
 
@@ -20,16 +22,46 @@ def limit_to_regions(queryset, user, lookup):
     """Return the rows of `queryset` whose `lookup` (a path to a Region) is a region `user` serves."""
     if user.is_active and user.is_superuser:
         return queryset
-    queryset = queryset.filter(**{f"{lookup}__in": regions_of(user)})
-    # A path through a to-many relation (a person's enrolments, a transaction's entries) joins one row per
-    # match, so a person enrolled twice in the region would be listed twice.
+    regions = regions_of(user)
+    # A path through a to-many relation (a person's enrolments, a transaction's entries) would join one row per
+    # match and need DISTINCT, which at a million rows makes every count sort them all. EXISTS asks the same
+    # question per row and stops at the first match, served by the relation's index.
     if lookup_spawns_duplicates(queryset.model._meta, lookup):
-        queryset = queryset.distinct()
-    return queryset
+        return queryset.filter(_exists_in_regions(queryset.model, lookup, regions))
+    return queryset.filter(**{f"{lookup}__in": regions})
 
 
-class RegionScopedAdmin:
-    """ModelAdmin mixin: staff see, pick and open only rows of the regions they serve.
+def _exists_in_regions(model, lookup, regions):
+    """Return EXISTS over the rows of the path's first to-many relation that lead to one of `regions`.
+
+    "person__enrolments__region" on a notice becomes EXISTS (an enrolment of the notice's person in the regions):
+    one probe of the enrolments' person index per row, with no join back to the listed table.
+    """
+    parts = lookup.split("__")
+    opts, outer, outer_fields = model._meta, [], []
+    for position, name in enumerate(parts):
+        field = opts.get_field(name)
+        if field.one_to_many and field.auto_created:
+            rest = "__".join(parts[position + 1 :])
+            # The listed row's own foreign key column when one hop leads here (a notice's person_id).
+            target = outer_fields[0].attname if len(outer) == 1 else "__".join([*outer, "pk"])
+            inner = field.related_model._default_manager.filter(
+                **{field.field.name: OuterRef(target)},
+                **{f"{rest}__in" if rest else "pk__in": regions},
+            )
+            return Exists(inner)
+        if not (field.many_to_one or field.one_to_one) or field.related_model is None:
+            break
+        outer.append(name)
+        outer_fields.append(field)
+        opts = field.related_model._meta
+    # Any other shape (a many-to-many field): the listed table joined to itself.
+    return Exists(model._default_manager.filter(pk=OuterRef("pk"), **{f"{lookup}__in": regions}))
+
+
+class RegionScopedAdmin(LargeListAdmin):
+    """ModelAdmin mixin: staff see, pick and open only rows of the regions they serve; lists count no further
+    than a page needs (LargeListAdmin).
 
     Set `region_lookup` to the path from the model to its Region: "region", "enrolments__region",
     "entries__account__region", or "pk" for Region itself. Superusers see every region.

@@ -152,7 +152,7 @@ def register_code(request):
             form.add_error("code" if refusal.code == "code_refused" else None, refusal.message)
         else:
             del request.session[PENDING_REGISTRATION]
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="accounts.backends.PortalBackend")
             mark_phone_proven(request)
             return redirect("account")
     return _code_page(request, template, form, identity["phone"])

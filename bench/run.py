@@ -142,6 +142,8 @@ def server_environment(database_url, bind, work):
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # wrk speaks plain HTTP to the server itself; in production TLS ends at the proxy in front.
         "SECURE_SSL_REDIRECT": "false",
+        # No text leaves a benchmark; production settings refuse to start without a backend named.
+        "SMS_BACKEND": "console",
         "GUNICORN_BIND": bind,
         "GUNICORN_ACCESS_LOG": str(work / "access.log"),
         "LOG_LEVEL": "WARNING",

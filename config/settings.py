@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After SessionMiddleware, so that it marks a session for renewal before SessionMiddleware saves it.
+    "accounts.middleware.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -118,13 +120,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # Throttle counters (logins, registrations, SMS codes) live here, so with several servers it must be shared:
 # CACHE_URL=redis://host:6379/0 selects Django's own RedisCache (the `redis` package), never django-redis.
+USING_REDIS = env.str("CACHE_URL", default="").startswith(("redis://", "rediss://"))
 CACHES = {
     "default": env.cache(
         "CACHE_URL",
         default="locmemcache://",
         backend=(
             "django.core.cache.backends.redis.RedisCache"
-            if env.str("CACHE_URL", default="").startswith(("redis://", "rediss://"))
+            if USING_REDIS
             else None
         ),
     )
@@ -133,7 +136,8 @@ CACHES = {
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, loading the citizen's person with the user of a session.
+    "accounts.backends.PortalBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -232,10 +236,23 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+# Sessions live in the shared cache (Redis), or in the local-memory one under `make run`: a page view reads
+# its session and writes nothing. A production server without Redis keeps them in the database instead, since
+# each gunicorn worker's local memory is its own and a logout there would leave the session open in the others.
+SESSION_ENGINE = env.str(
+    "SESSION_ENGINE",
+    default=(
+        "django.contrib.sessions.backends.cache"
+        if USING_REDIS or DEBUG
+        else "django.contrib.sessions.backends.db"
+    ),
+)
+# How long a session may sit idle. A page renews it at most once a minute (SESSION_RENEW_SECONDS, by
+# accounts.middleware.SessionRenewalMiddleware) rather than writing it back on every request, so it ends
+# between 29 and 30 minutes after the last page, never later; it also ends when the browser closes.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=30 * 60)
-# Each request renews the session, so SESSION_COOKIE_AGE is how long a session may sit idle, not how
-# long after login it ends mid-form.
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_RENEW_SECONDS = env.int("SESSION_RENEW_SECONDS", default=60)
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

@@ -141,7 +141,12 @@ class Event(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("办理记录")
         verbose_name_plural = _("办理记录")
-        indexes = [models.Index(fields=["content_type", "object_id"], name="event_application")]
+        indexes = [
+            # The object id first: it serves an application's events (both columns) and the admin's search
+            # by application id alone.
+            models.Index(fields=["object_id", "content_type"], name="event_object"),
+            models.Index(fields=["created_at", "id"], name="event_created"),
+        ]
 
     def __str__(self):
         return f"{self.label_of(self.from_status)} → {self.label_of(self.to_status)}"

@@ -195,7 +195,7 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
     search_help_text = gettext_lazy("按申请编号或身份证号码（申请人或已故参保人）精确查找。")
     decisions = DECISIONS
     refusals = services.REFUSALS
-    id_number_lookups = ("applicant__id_number", "holder__id_number")
+    person_fields = ("applicant", "holder")
     deadline_fields = ("first_review_due", "payment_due")
     readonly_fields = [
         "number", "status", "reason", "applicant_full", "holder_full", "heir_relation", "region",

@@ -132,6 +132,24 @@ def test_a_superuser_resets_a_lost_device_and_it_is_recorded(client, clerk):
     assert (reset.staff, reset.reset_by, reset.reason) == (clerk, admin_user, "手机丢失")
 
 
+def test_a_device_reset_closes_the_admin_to_the_clerks_open_session(client, clerk):
+    from django.test import Client
+
+    clerks_desk = Client()
+    log_in(clerks_desk, code_of(TOTPDevice.objects.get(user=clerk)))
+    assert clerks_desk.get(reverse("admin:index")).status_code == 200
+    admin_user = make_staff("admin", superuser=True)
+    second_factor.give_known_device(user=admin_user, key_hex=KEY)
+    log_in(client, code_of(TOTPDevice.objects.get(user=admin_user)), username="admin")
+
+    client.post(reverse("admin:accounts_user_changelist"), {
+        "action": "reset_second_factors", "_selected_action": [clerk.pk], "apply": "1", "reason": "手机丢失",
+    })
+
+    assert clerks_desk.get(reverse("admin:index"))["Location"].startswith(reverse("admin:login"))
+    assert clerks_desk.get(reverse("admin:accounts_person_changelist")).status_code == 302
+
+
 def test_a_clerk_cannot_reset_devices(client, clerk):
     other = make_staff("approver_nb", "330200")
     second_factor.give_known_device(user=other, key_hex=KEY)

@@ -81,8 +81,23 @@ def test_gunicorn_access_log_leaves_out_query_strings_and_referrers():
         assert atom not in log_format
 
 
-def test_sessions_time_out_when_idle_not_at_a_fixed_time_after_login():
-    assert config.settings.SESSION_SAVE_EVERY_REQUEST is True
+def session_engine(**env_overrides):
+    code = "from django.conf import settings; print(settings.SESSION_ENGINE)"
+    result = run_django("shell", "-v", "0", "-c", code, **env_overrides)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_production_sessions_live_in_redis_or_else_in_the_database():
+    # Each gunicorn worker's local-memory cache is its own: a session kept there would be open in one worker
+    # and unknown (or, after a logout, still open) in the others.
+    assert session_engine(CACHE_URL="redis://cache.internal:6379/0") == "django.contrib.sessions.backends.cache"
+    assert session_engine(CACHE_URL=None) == "django.contrib.sessions.backends.db"
+
+
+def test_sessions_are_not_written_back_on_every_request():
+    assert config.settings.SESSION_SAVE_EVERY_REQUEST is False
+    assert config.settings.SESSION_RENEW_SECONDS <= 60
 
 
 def test_django_axes_keeps_login_names_out_of_the_admin():

@@ -155,9 +155,9 @@ def make_many_bindings(payer, count):
 def test_the_list_costs_the_same_number_of_queries_however_long(as_payer, payer, count, django_assert_num_queries):
     make_many_bindings(payer, count)
     as_payer.get(reverse("sharing:index"))  # settle the session
-    # session, user, person, overdue requests, unsupported bindings, page count, pending list, received count,
-    # those sharing with the citizen, header, page, and the session's renewal (savepoint, update, release)
-    with django_assert_num_queries(14):
+    # the user with the person, overdue requests, unsupported bindings, page count, pending list, received count,
+    # those sharing with the citizen, header, page; the session is in the cache
+    with django_assert_num_queries(9):
         as_payer.get(reverse("sharing:index"))
 
 
@@ -172,7 +172,7 @@ def test_the_received_list_costs_the_same_number_of_queries_however_long(client,
     client.force_login(relative.user)
     client.get(reverse("sharing:received"))
     # as for the list, with the order's first and last in place of the pending list and the received count
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(7):
         client.get(reverse("sharing:received"))
 
 
@@ -182,7 +182,7 @@ def test_the_detail_costs_the_same_number_of_queries_however_many_payments(as_pa
     for _ in range(count):
         record_payment(funded_quota, "1.00")
     as_payer.get(url("detail", funded_quota))
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(12):
         response = as_payer.get(url("detail", funded_quota))
     assert len(response.context["page"].object_list) == min(count, 20)
 
