@@ -183,7 +183,8 @@ STATEMENTS = [
         id, number, created_at, submitted_at, clock_started_on, status, heir_relation, bank_name,
         bank_account_number, bank_account_holder, amount, first_review_due, payment_due, missing_kinds,
         return_note, refusal_reason, declaration_accepted, declaration_accepted_at, account_id, applicant_id,
-        holder_id, region_id, reason_id, material_kinds, proxy_id_number, proxy_name)
+        holder_id, region_id, reason_id, material_kinds, proxy_id_number, proxy_name, next_due, voucher_number,
+        bank_return_reason)
     SELECT b.withdrawal + w.k, 'W' || to_char(w.created_at, 'YYYYMMDD') || lpad(w.k::text, 10, '0'),
            w.created_at,
            CASE WHEN w.status = 'draft' THEN NULL ELSE w.created_at + interval '1 hour' END,
@@ -195,7 +196,11 @@ STATEMENTS = [
                 THEN w.created_at::date + 42 END,
            '[]', '', CASE WHEN w.status = 'refused' THEN '不符合提取条件' ELSE '' END,
            w.status <> 'draft', CASE WHEN w.status = 'draft' THEN NULL ELSE w.created_at END,
-           w.account_id, pe.id, pe.id, w.region_id, b.reasons[1 + w.g % array_length(b.reasons, 1)], '[]', '', ''
+           w.account_id, pe.id, pe.id, w.region_id, b.reasons[1 + w.g % array_length(b.reasons, 1)], '[]', '', '',
+           -- the stored deadline of the step waiting on staff (WithdrawalApplication.DEADLINE_FIELDS)
+           CASE WHEN w.status = 'submitted' THEN w.created_at::date + 28
+                WHEN w.status IN ('first_reviewed', 'approved') THEN w.created_at::date + 42 END,
+           CASE WHEN w.status IN ('paid', 'bank_returned') THEN 'V' || lpad(w.k::text, 12, '0') ELSE '' END, ''
     FROM bench_withdrawal w, bench_base b, accounts_person pe WHERE pe.id = b.person + w.g
     """,
     # Transfers: one per moved person, lodged with the new region.
@@ -205,7 +210,7 @@ STATEMENTS = [
         declaration_accepted_at, accepted_at, transfer_out_due, transferred_out_at, transfer_in_due,
         transferred_in_at, completed_at, amount, contribution_months, returned_by, return_note, returned_at,
         id_card_to_replace, refused_by, refusal_reason, applicant_id, new_account_id, new_enrolment_id,
-        new_region_id, old_account_id, old_enrolment_id, old_region_id, region_id)
+        new_region_id, old_account_id, old_enrolment_id, old_region_id, region_id, next_due)
     SELECT b.transfer + t.g, 'T' || to_char(t.created_at, 'YYYYMMDD') || lpad(t.g::text, 10, '0'),
            t.created_at, t.created_at, t.created_at::date, t.status, 'work', '', false, t.created_at,
            CASE WHEN t.status IN ('accepted', 'transferred_out', 'transferred_in', 'completed')
@@ -222,7 +227,10 @@ STATEMENTS = [
            CASE WHEN t.status = 'refused' THEN 'old' ELSE '' END,
            CASE WHEN t.status = 'refused' THEN '不符合转移条件' ELSE '' END,
            b.person + t.g, b.account + t.g, b.enrolment + t.g, t.region_id,
-           b.account + %(people)s + t.g, b.enrolment + %(people)s + t.g, t.old_region_id, t.region_id
+           b.account + %(people)s + t.g, b.enrolment + %(people)s + t.g, t.old_region_id, t.region_id,
+           -- the stored deadline of the step waiting on staff (TransferApplication.DEADLINE_FIELDS)
+           CASE WHEN t.status = 'accepted' THEN t.created_at::date + 21
+                WHEN t.status = 'transferred_out' THEN t.created_at::date + 35 END
     FROM (SELECT p.*, s.status,
                  now() - (CASE WHEN s.status IN ('submitted', 'accepted', 'transferred_out', 'returned')
                                THEN (p.g * 11) % 30 ELSE (p.g * 11) % 700 END) * interval '1 day'
@@ -249,11 +257,11 @@ STATEMENTS = [
     FROM transfers_transferapplication t, bench_base b, generate_series(1, 4) AS s WHERE t.id > b.transfer
     """,
     """
-    INSERT INTO accounts_notice (person_id, title, body, link, created_at, read_at)
+    INSERT INTO accounts_notice (person_id, title, body, link, created_at, read_at, needs_action)
     SELECT b.person + p.g, (ARRAY['个人账户每月划入已到账', '您的申请有新进展'])[s],
            '请登录查看详情。', '/account/',
            now() - ((p.g * 5 + s * 17) % 365) * interval '1 day',
-           CASE WHEN (p.g + s) % 2 = 0 THEN now() END
+           CASE WHEN (p.g + s) % 2 = 0 THEN now() END, false
     FROM bench_people p, bench_base b, generate_series(1, 2) AS s
     """,
 ]

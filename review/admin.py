@@ -415,9 +415,9 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, LargeListAdmin, admin.ModelAd
 
     def changelist_view(self, request, extra_context=None):
         """Warn when a running deadline falls in a year whose holidays nobody entered; show the queue."""
+        # The latest running deadline is the largest stored next_due: one step down the queue's index.
         running = self.get_queryset(request).filter(next_due__isnull=False)
-        latest = running.aggregate(**{field: Max(field) for field in self.deadline_fields})
-        warn_about_unknown_years(request, *latest.values())
+        warn_about_unknown_years(request, running.aggregate(latest=Max("next_due"))["latest"])
         today = timezone.localdate()
         _this_list.overrides = calendar.holiday_overrides(
             today - datetime.timedelta(days=400), today + datetime.timedelta(days=400)

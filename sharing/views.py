@@ -48,7 +48,7 @@ def _as_payer(request, pk):
 @require_safe
 def index(request):
     person = request.user.person
-    bindings.refresh_for(person)
+    bindings.refresh_lately(person)
     given = statements.with_figures(Binding.objects.filter(payer=person), timezone.now())
     given = statements.open_first(given.select_related("relative", "quota_account"))
     context = {
@@ -69,7 +69,7 @@ def _sharing_with(person):
 @require_safe
 def received(request):
     person = request.user.person
-    bindings.refresh_for(person)
+    bindings.refresh_lately(person)
     mine = statements.with_figures(Binding.objects.filter(relative=person), timezone.now())
     mine = statements.open_first(mine.select_related("payer", "quota_account"))
     in_force = list(mine.filter(status=Status.ACTIVE).values_list("pk", flat=True))

@@ -142,6 +142,18 @@ def test_an_overdue_request_is_lapsed_when_the_list_is_read(as_payer, payer, spo
     assert "已过期" in html
 
 
+def test_reloading_the_list_within_a_minute_does_not_look_for_lapsed_requests_again(as_payer, payer, spouse):
+    as_payer.get(reverse("sharing:index"))
+    binding = bind(payer, spouse, relation="spouse", now=timezone.now() - datetime.timedelta(days=8))
+    as_payer.get(reverse("sharing:index"))
+    as_payer.get(reverse("sharing:received"))
+    # Within REFRESH_SECONDS the pages show what the last refresh (or the nightly expire_bindings) left.
+    assert refreshed(binding).status == Status.PENDING
+    # The pages that act on a binding refresh every time, so a lapsed request cannot be confirmed.
+    bindings.refresh_for(payer)
+    assert refreshed(binding).status == Status.EXPIRED
+
+
 def make_many_bindings(payer, count):
     for number in range(count):
         relative = make_resident(name="张某", birth=f"19{50 + number}0101")
@@ -154,10 +166,10 @@ def make_many_bindings(payer, count):
 @pytest.mark.parametrize("count", [2, 25])
 def test_the_list_costs_the_same_number_of_queries_however_long(as_payer, payer, count, django_assert_num_queries):
     make_many_bindings(payer, count)
-    as_payer.get(reverse("sharing:index"))  # settle the session
-    # the user with the person, overdue requests, unsupported bindings, page count, pending list, received count,
-    # those sharing with the citizen, header, page; the session is in the cache
-    with django_assert_num_queries(9):
+    as_payer.get(reverse("sharing:index"))  # settle the session; the bindings were brought up to date
+    # the user with the person, page count, pending list, received count, those sharing with the citizen,
+    # header, page; the session is in the cache, and the bindings are refreshed at most once a minute
+    with django_assert_num_queries(7):
         as_payer.get(reverse("sharing:index"))
 
 
@@ -172,7 +184,7 @@ def test_the_received_list_costs_the_same_number_of_queries_however_long(client,
     client.force_login(relative.user)
     client.get(reverse("sharing:received"))
     # as for the list, with the order's first and last in place of the pending list and the received count
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         client.get(reverse("sharing:received"))
 
 
