@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.admin_seed import grow  # noqa: E402
 from bench.browser import Browser  # noqa: E402
 from bench.queries import HEADER  # noqa: E402
-from bench.run import ROOT, recreate_database, server_environment, step, wait_until_up  # noqa: E402
+from bench.run import ROOT, bench_database_url, recreate_database, server_environment, step, wait_until_up  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_admin_bench"
 PASSWORD = "Demo@2026"
@@ -77,9 +77,7 @@ def main():
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
-    database_url = os.environ.get("BENCH_ADMIN_DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not urlsplit(database_url).path.rstrip("/").endswith("_bench"):
-        sys.exit("BENCH_ADMIN_DATABASE_URL must name a throwaway database ending in _bench: it is dropped.")
+    database_url = bench_database_url("BENCH_ADMIN_DATABASE_URL", DEFAULT_DATABASE_URL)
     work = Path(tempfile.mkdtemp(prefix="portal-admin-bench-"))
     env = server_environment(database_url, args.bind, work)
     env["GUNICORN_WORKERS"] = "1"

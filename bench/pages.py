@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.browser import Browser  # noqa: E402
-from bench.run import Load, ROOT, find_wrk, recreate_database, server_environment, step, wait_until_up  # noqa: E402
+from bench.run import Load, ROOT, bench_database_url, find_wrk, recreate_database, server_environment, step, wait_until_up  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_pages_bench"
 DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/0"
@@ -44,9 +44,7 @@ def main():
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
-    database_url = os.environ.get("BENCH_PAGES_DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not urlsplit(database_url).path.rstrip("/").endswith("_bench"):
-        sys.exit("BENCH_PAGES_DATABASE_URL must name a throwaway database ending in _bench: it is dropped.")
+    database_url = bench_database_url("BENCH_PAGES_DATABASE_URL", DEFAULT_DATABASE_URL)
     wrk = find_wrk()
     work = Path(tempfile.mkdtemp(prefix="portal-pages-bench-"))
     env = server_environment(database_url, args.bind, work)

@@ -52,11 +52,7 @@ def main():
     )
     args = parser.parse_args()
 
-    # The benchmark drops and recreates its database: it reads BENCH_DATABASE_URL, never DATABASE_URL (which
-    # may name the development database), and refuses a database whose name does not end in "_bench".
-    database_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not urlsplit(database_url).path.rstrip("/").endswith("_bench"):
-        sys.exit("BENCH_DATABASE_URL must name a throwaway database ending in _bench: it is dropped and created again.")
+    database_url = bench_database_url("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     wrk = find_wrk()
     work = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     env = server_environment(database_url, args.bind, work)
@@ -129,6 +125,18 @@ def find_wrk():
     if wrk is None:
         sys.exit("wrk is not installed: apt-get install wrk (Debian/Ubuntu) and run again.")
     return wrk
+
+
+def bench_database_url(variable, default):
+    """Return the database a benchmark may drop: from `variable`, never DATABASE_URL; its name ends in _bench.
+
+    DATABASE_URL may name the development database; a benchmark drops and creates its own again, so it refuses
+    any database whose name does not say it is throwaway.
+    """
+    database_url = os.environ.get(variable) or default
+    if not urlsplit(database_url).path.rstrip("/").endswith("_bench"):
+        sys.exit(f"{variable} must name a throwaway database ending in _bench: it is dropped and created again.")
+    return database_url
 
 
 def server_environment(database_url, bind, work):
