@@ -15,7 +15,7 @@ from .models import Person
 class LargeListPaginator(Paginator):
     """Count at most `limit` rows: pages beyond them are not offered (the filters narrow the list instead)."""
 
-    limit = 10_000
+    limit = 5_000
 
     @cached_property
     def counted(self):

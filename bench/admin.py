@@ -40,16 +40,17 @@ PASSWORD = "Demo@2026"
 # The RFC 6238 test key every demo staff login's authenticator has (DESIGN.md, Identity).
 TOTP_KEY = "3132333435363738393031323334353637383930"
 TARGET_P95_MS = 300
-DEEP_PAGE = 100
+# The last page a list offers: LargeListPaginator counts 5,000 rows, 100 a page (50 in the queues).
+DEEP_PAGE = {"persons": 50, "queue": 100}
 
-# (name, login, path and query); {id_number}, {name}, {withdrawal_id} and {deep} are filled from the data.
+# (name, login, path and query); {id_number}, {name}, {withdrawal_id} and the deep pages are filled from the data.
 LISTS = [
     ("journal transactions", "reviewer_nb", "/admin/accounts/journaltransaction/"),
     ("journal transactions, filter 每月划入", "reviewer_nb", "/admin/accounts/journaltransaction/?kind__exact=credit"),
     ("persons", "reviewer_nb", "/admin/accounts/person/"),
     ("persons, exact ID-number search", "reviewer_nb", "/admin/accounts/person/?q={id_number}"),
     ("persons, name search", "reviewer_nb", "/admin/accounts/person/?q={name}"),
-    ("persons, deep page", "reviewer_nb", "/admin/accounts/person/?p={deep}"),
+    ("persons, deep page", "reviewer_nb", "/admin/accounts/person/?p={deep_persons}"),
     ("enrolments", "reviewer_nb", "/admin/accounts/enrolment/"),
     ("enrolments, exact ID-number search", "reviewer_nb", "/admin/accounts/enrolment/?q={id_number}"),
     ("personal accounts", "reviewer_nb", "/admin/accounts/account/?kind__exact=personal"),
@@ -60,7 +61,7 @@ LISTS = [
     ("withdrawal queue, filter submitted", "reviewer_nb",
      "/admin/withdrawals/withdrawalapplication/?status__exact=submitted"),
     ("withdrawal queue, search by ID", "reviewer_nb", "/admin/withdrawals/withdrawalapplication/?q={id_number}"),
-    ("withdrawal queue, deep page", "reviewer_nb", "/admin/withdrawals/withdrawalapplication/?p={deep}"),
+    ("withdrawal queue, deep page", "reviewer_nb", "/admin/withdrawals/withdrawalapplication/?p={deep_queue}"),
     ("transfers", "reviewer_nb", "/admin/transfers/transferapplication/"),
     ("transfers, search by ID", "reviewer_nb", "/admin/transfers/transferapplication/?q={transfer_id_number}"),
     ("events (superuser)", "admin", "/admin/review/event/"),
@@ -145,7 +146,8 @@ def sample_values(database_url):
         "name": urllib.parse.quote(name),
         "withdrawal_id": withdrawal_id,
         "transfer_id_number": transfer[0] if transfer else id_number,
-        "deep": DEEP_PAGE,
+        "deep_persons": DEEP_PAGE["persons"],
+        "deep_queue": DEEP_PAGE["queue"],
     }
 
 

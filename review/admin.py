@@ -52,9 +52,12 @@ def search_applications(queryset, term, person_fields):
     return queryset.filter(condition)
 
 
-def warn_about_unknown_years(request, *days):
-    """Add an admin warning for each deadline that falls in a year whose holidays nobody has entered."""
-    for text in dict.fromkeys(calendar.deadline_warning(day) for day in days if day):
+def warn_about_unknown_years(request, *days, entered=None):
+    """Add an admin warning for each deadline that falls in a year whose holidays nobody has entered.
+
+    `entered`: the Holiday rows read already, where a span holding every day's year was (calendar.year_is_known).
+    """
+    for text in dict.fromkeys(calendar.deadline_warning(day, entered) for day in days if day):
         if text:
             messages.warning(request, text)
 
@@ -415,14 +418,17 @@ class ReviewDeskAdmin(WorkDesk, RecordsDataAccess, LargeListAdmin, admin.ModelAd
 
     def changelist_view(self, request, extra_context=None):
         """Warn when a running deadline falls in a year whose holidays nobody entered; show the queue."""
-        # The latest running deadline is the largest stored next_due: one step down the queue's index.
-        running = self.get_queryset(request).filter(next_due__isnull=False)
-        warn_about_unknown_years(request, running.aggregate(latest=Max("next_due"))["latest"])
         today = timezone.localdate()
-        _this_list.overrides = calendar.holiday_overrides(
-            today - datetime.timedelta(days=400), today + datetime.timedelta(days=400)
-        )
+        # Whole years around today (more than the 400 days either side the columns count across), so that the
+        # warning below knows from the same rows whether a year's holidays were entered.
+        first, last = datetime.date(today.year - 2, 1, 1), datetime.date(today.year + 2, 12, 31)
         try:
+            _this_list.overrides = calendar.holiday_overrides(first, last)
+            # The latest running deadline is the largest stored next_due: one step down the next_due index.
+            running = self.get_queryset(request).filter(next_due__isnull=False)
+            latest = running.aggregate(latest=Max("next_due"))["latest"]
+            within = latest is not None and first.year <= latest.year <= last.year
+            warn_about_unknown_years(request, latest, entered=_this_list.overrides if within else None)
             response = super().changelist_view(request, extra_context)
             # Rendered here, while the holiday entries are at hand (a redirect has nothing to render).
             return response.render() if hasattr(response, "render") else response

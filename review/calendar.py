@@ -23,14 +23,25 @@ def library_covers(year):
     return year in LIBRARY_YEARS
 
 
-def year_is_known(year):
-    """Return whether holidays of `year` are known, from the library or from staff's Holiday rows."""
-    return library_covers(year) or Holiday.objects.filter(date__year=year).exists()
+def year_is_known(year, entered=None):
+    """Return whether holidays of `year` are known, from the library or from staff's Holiday rows.
+
+    `entered`, where given, is {date: kind} of the Holiday rows of a span that holds the year (as
+    holiday_overrides returns), read already; else the rows are looked up.
+    """
+    if library_covers(year):
+        return True
+    if entered is not None:
+        return any(day.year == year for day in entered)
+    return Holiday.objects.filter(date__year=year).exists()
 
 
-def deadline_warning(day):
-    """Return a warning for staff when `day` falls in a year whose holidays nobody has entered, else ""."""
-    if day is None or year_is_known(day.year):
+def deadline_warning(day, entered=None):
+    """Return a warning for staff when `day` falls in a year whose holidays nobody has entered, else "".
+
+    `entered`: see year_is_known.
+    """
+    if day is None or year_is_known(day.year, entered):
         return ""
     return _(
         "%(year)d年的法定节假日和调休安排尚未录入，期限%(day)s暂按周一至周五计算，可能不准确。"

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.access_log import record_access
-from accounts.scoping import RegionListFilter, regions_of
+from accounts.scoping import RegionListFilter, region_ids_of, regions_of
 from review.admin import Decision, OverdueFilter, QueueFilter, ReviewDeskAdmin, count_work, noted_decision
 
 from . import forms, services
@@ -180,7 +180,7 @@ class TransferApplicationAdmin(ReviewDeskAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_active and request.user.is_superuser:
             return queryset
-        return queryset.concerning(regions_of(request.user))
+        return queryset.concerning(region_ids_of(request.user))
 
     def my_queue(self, request):
         condition = Q(pk__in=[])

@@ -179,6 +179,8 @@ class TransferApplication(Application):
                 fields=["new_region", "next_due"], name="transfer_in_queue",
                 condition=Q(next_due__isnull=False),
             ),
+            # The latest running deadline of any staff's regions (the desk's holiday warning), read backwards.
+            models.Index(fields=["next_due"], name="transfer_next_due", condition=Q(next_due__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(

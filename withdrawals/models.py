@@ -257,6 +257,8 @@ class WithdrawalApplication(Application):
             models.Index(
                 fields=["region", "next_due"], name="withdrawal_queue", condition=Q(next_due__isnull=False)
             ),
+            # The latest running deadline of any staff's regions (the desk's holiday warning), read backwards.
+            models.Index(fields=["next_due"], name="withdrawal_next_due", condition=Q(next_due__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(

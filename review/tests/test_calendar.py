@@ -7,6 +7,7 @@ from review.calendar import (
     LIBRARY_YEARS,
     add_working_days,
     deadline_warning,
+    holiday_overrides,
     is_working_day,
     library_covers,
     overdue_cutoff,
@@ -98,6 +99,16 @@ def test_deadline_warning_names_a_year_nobody_entered_and_is_empty_otherwise():
     Holiday.objects.create(date=D(UNKNOWN_YEAR, 1, 1), kind=Holiday.Kind.HOLIDAY, name="元旦")
     assert deadline_warning(D(UNKNOWN_YEAR, 3, 1)) == ""
     assert deadline_warning(None) == ""
+
+
+def test_deadline_warning_can_answer_from_holiday_rows_read_already(django_assert_num_queries):
+    entered = holiday_overrides(D(UNKNOWN_YEAR - 1, 1, 1), D(UNKNOWN_YEAR + 1, 12, 31))
+    with django_assert_num_queries(0):
+        assert f"{UNKNOWN_YEAR}年" in deadline_warning(D(UNKNOWN_YEAR, 3, 1), entered)
+    Holiday.objects.create(date=D(UNKNOWN_YEAR, 1, 1), kind=Holiday.Kind.HOLIDAY, name="元旦")
+    entered = holiday_overrides(D(UNKNOWN_YEAR - 1, 1, 1), D(UNKNOWN_YEAR + 1, 12, 31))
+    with django_assert_num_queries(0):
+        assert deadline_warning(D(UNKNOWN_YEAR, 3, 1), entered) == ""
 
 
 def test_a_deadline_loads_holiday_rows_in_one_query(django_assert_num_queries):

@@ -62,6 +62,36 @@ def test_the_queue_lists_the_regions_applications_with_the_applicant_masked(revi
     assert application.applicant.id_number not in html
 
 
+def test_the_queue_warns_of_a_running_deadline_in_a_year_whose_holidays_nobody_entered(
+    reviewer_client, application
+):
+    from django.utils import timezone
+
+    from review import calendar
+    from review.models import Holiday
+
+    today = timezone.localdate()
+    years = [year for year in range(today.year + 1, today.year + 3) if not calendar.library_covers(year)]
+    assert years, "the holiday library covers the next two years: pick a later one"
+    year = years[0]
+    WithdrawalApplication.objects.filter(pk=application.pk).update(next_due=datetime.date(year, 1, 15))
+
+    warned = texts(reviewer_client.get(QUEUE))
+    assert any(f"{year}年的法定节假日" in text for text in warned)
+
+    Holiday.objects.create(date=datetime.date(year, 1, 1), kind=Holiday.Kind.HOLIDAY, name="元旦")
+    with CaptureQueriesContext(connection) as entered:
+        assert not any("法定节假日" in text for text in texts(reviewer_client.get(QUEUE)))
+    # Known from the holiday rows the list reads anyway: the same queries as for a deadline this year.
+    Holiday.objects.all().delete()
+    with CaptureQueriesContext(connection) as missing:
+        reviewer_client.get(QUEUE)
+    WithdrawalApplication.objects.filter(pk=application.pk).update(next_due=today)
+    with CaptureQueriesContext(connection) as this_year:
+        reviewer_client.get(QUEUE)
+    assert len(entered) == len(missing) == len(this_year)
+
+
 def test_another_regions_clerk_does_not_see_the_application(client, application, other_region_clerk):
     client.force_login(grant(other_region_clerk, *REVIEWER_PERMISSIONS))
     assert application.number not in client.get(QUEUE).content.decode()
