@@ -43,7 +43,7 @@ TARGET_P95_MS = 300
 # The last page a list offers: LargeListPaginator counts 5,000 rows, 100 a page (50 in the queues).
 DEEP_PAGE = {"persons": 50, "queue": 100}
 
-# (name, login, path and query); {id_number}, {name}, {withdrawal_id} and the deep pages are filled from the data.
+# (name, login, path and query); the searched values and the deep pages are filled from the data (sample_values).
 LISTS = [
     ("journal transactions", "reviewer_nb", "/admin/accounts/journaltransaction/"),
     ("journal transactions, filter 每月划入", "reviewer_nb", "/admin/accounts/journaltransaction/?kind__exact=credit"),
@@ -56,7 +56,7 @@ LISTS = [
     ("personal accounts", "reviewer_nb", "/admin/accounts/account/?kind__exact=personal"),
     ("ledger entries, filter 每月划入", "reviewer_nb", "/admin/accounts/ledgerentry/?transaction__kind__exact=credit"),
     ("notices", "reviewer_nb", "/admin/accounts/notice/"),
-    ("notices, exact ID-number search", "reviewer_nb", "/admin/accounts/notice/?q={id_number}"),
+    ("notices, exact ID-number search", "reviewer_nb", "/admin/accounts/notice/?q={notice_id_number}"),
     ("withdrawal queue", "reviewer_nb", "/admin/withdrawals/withdrawalapplication/"),
     ("withdrawal queue, filter submitted", "reviewer_nb",
      "/admin/withdrawals/withdrawalapplication/?status__exact=submitted"),
@@ -126,26 +126,35 @@ def table_size(database_url):
 
 
 def sample_values(database_url):
-    """Values for the searches: a 宁波 applicant with a withdrawal, a transfer that concerns 宁波."""
+    """Values for the searches, each found in the list it is typed into at either size.
+
+    A search that finds something records the look in the access log (statements of its own), so the demo and the
+    large database are searched for people the list shows by default: a 宁波 applicant whose withdrawal waits for
+    first review (reviewer_nb's queue), a transfer waiting on 宁波's staff, a 宁波 person with notices.
+    """
     with psycopg.connect(database_url) as connection:
         id_number, name, withdrawal_id = connection.execute(
             "SELECT p.id_number, p.name, w.id FROM withdrawals_withdrawalapplication w "
             "JOIN accounts_person p ON p.id = w.applicant_id JOIN accounts_region r ON r.id = w.region_id "
-            "WHERE r.code = '330200' ORDER BY w.id DESC LIMIT 1"
-        ).fetchone() or connection.execute(
-            # The demo has no application: its 宁波 employee, and an application id nobody has.
-            "SELECT id_number, name, 0 FROM accounts_person WHERE id_number = '330203198501011238'"
+            "WHERE r.code = '330200' AND w.status = 'submitted' ORDER BY w.id DESC LIMIT 1"
         ).fetchone()
         transfer = connection.execute(
-            "SELECT p.id_number FROM transfers_transferapplication t "
-            "JOIN accounts_person p ON p.id = t.applicant_id JOIN accounts_region r ON r.id = t.new_region_id "
-            "WHERE r.code = '330200' ORDER BY t.id DESC LIMIT 1"
+            "SELECT p.id_number FROM transfers_transferapplication t JOIN accounts_person p ON p.id = t.applicant_id "
+            "JOIN accounts_region n ON n.id = t.new_region_id JOIN accounts_region o ON o.id = t.old_region_id "
+            "WHERE (n.code = '330200' AND t.status IN ('submitted', 'transferred_out')) "
+            "OR (o.code = '330200' AND t.status = 'accepted') ORDER BY t.id DESC LIMIT 1"
+        ).fetchone()
+        notice = connection.execute(
+            "SELECT p.id_number FROM accounts_notice n JOIN accounts_person p ON p.id = n.person_id "
+            "WHERE EXISTS (SELECT 1 FROM accounts_enrolment e JOIN accounts_region r ON r.id = e.region_id "
+            "WHERE e.person_id = p.id AND r.code = '330200') ORDER BY n.id DESC LIMIT 1"
         ).fetchone()
     return {
         "id_number": id_number,
         "name": urllib.parse.quote(name),
         "withdrawal_id": withdrawal_id,
-        "transfer_id_number": transfer[0] if transfer else id_number,
+        "transfer_id_number": transfer[0],
+        "notice_id_number": notice[0],
         "deep_persons": DEEP_PAGE["persons"],
         "deep_queue": DEEP_PAGE["queue"],
     }
