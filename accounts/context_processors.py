@@ -1,25 +1,19 @@
 """What every page's header needs: text size, the citizen's masked name and unread notices."""
 
-from django.db.models import Count, Q
-
 from .identity import mask_name
-from .models import Person
+from .services import unread_notice_count
 
 TEXT_SIZE_COOKIE = "text_size"
 LARGE_TEXT = "large"
 
 
 def portal(request):
-    """Add the header's data; at most one query, and only for a logged-in citizen."""
+    """Add the header's data; at most one query (none while the count is in the cache), for a citizen only."""
     context = {"large_text": request.COOKIES.get(TEXT_SIZE_COOKIE) == LARGE_TEXT}
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or user.person_id is None:
         return context
-    name, unread = (
-        Person.objects.filter(pk=user.person_id)
-        .annotate(unread=Count("notices", filter=Q(notices__read_at__isnull=True)))
-        .values_list("name", "unread")
-        .get()
-    )
-    context.update(citizen_masked_name=mask_name(name), unread_notice_count=unread)
+    # The person came with the user (accounts.backends.PortalBackend); the count is kept in the cache.
+    unread = unread_notice_count(user.person_id)
+    context.update(citizen_masked_name=mask_name(user.person.name), unread_notice_count=unread)
     return context

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -458,7 +459,9 @@ def one_full_stop(text):
 
 def mark_all_notices_read(*, person):
     """Mark every unread notice of the person read."""
-    return Notice.objects.filter(person=person, read_at__isnull=True).update(read_at=timezone.now())
+    marked = Notice.objects.filter(person=person, read_at__isnull=True).update(read_at=timezone.now())
+    notices_changed(person.pk)
+    return marked
 
 
 def mark_notice_read(*, notice):
@@ -466,4 +469,38 @@ def mark_notice_read(*, notice):
     if notice.read_at is None:
         notice.read_at = timezone.now()
         Notice.objects.filter(pk=notice.pk, read_at__isnull=True).update(read_at=notice.read_at)
+        notices_changed(notice.person_id)
     return notice
+
+
+# Every page's header says how many notices are unread; the count is kept in the shared cache until a notice
+# arrives or is read (notices_changed), at most UNREAD_SECONDS, which bounds a count read just before a change
+# and stored just after it.
+UNREAD_SECONDS = 60
+
+
+def _unread_key(person_id):
+    return f"notices:unread:{person_id}"
+
+
+def unread_notice_count(person_id):
+    """Return how many of the person's notices are unread, from the cache when it holds the count."""
+    key = _unread_key(person_id)
+    count = cache.get(key)
+    if count is None:
+        count = Notice.objects.filter(person_id=person_id, read_at__isnull=True).count()
+        cache.set(key, count, UNREAD_SECONDS)
+    return count
+
+
+def notices_changed(*person_ids):
+    """Forget the unread counts of these persons: now, and again once the change is committed."""
+    keys = [_unread_key(person_id) for person_id in person_ids]
+    for start in range(0, len(keys), 1000):
+        cache.delete_many(keys[start : start + 1000])
+    transaction.on_commit(lambda: [cache.delete_many(keys[i : i + 1000]) for i in range(0, len(keys), 1000)])
+
+
+def notice_saved(sender, instance, **kwargs):
+    """Signal receiver for a notice saved or deleted one at a time (a bulk write calls notices_changed)."""
+    notices_changed(instance.person_id)

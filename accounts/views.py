@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from . import credits, phone_codes, services, throttle, yearly
+from . import credits, page_parts, phone_codes, services, throttle, yearly
 from .context_processors import LARGE_TEXT, TEXT_SIZE_COOKIE
 from .forms import (
     CodeForm,
@@ -39,6 +39,7 @@ from .models import (
     PersonalDataAccess,
     PhoneCode,
     User,
+    citizens_today,
 )
 from .step_up import mark_phone_proven
 
@@ -263,26 +264,48 @@ def password_reset_code(request):
 @citizen_required
 def account(request):
     person = request.user.person
-    every = _accounts_of(person)
-    if not every:
+    # What the page shows changes only with these: everything below the header comes from the cache while
+    # they stay the same (page_parts), and the accounts themselves are read only to draw it.
+    facts = list(
+        Account.objects.filter(kind=Account.Kind.PERSONAL, enrolment__person=person)
+        .annotate(last_entry=page_parts.last_entry())
+        .order_by("-id")
+        .values_list(
+            "pk", "status", "hold", "balance", "last_entry", "enrolment__status",
+            "enrolment__contribution_months", "enrolment__contribution_base", "enrolment__employment",
+        )
+    )
+    if not facts:
         current = person.enrolments.filter(status=Enrolment.Status.ACTIVE).select_related("region").first()
         return render(request, "accounts/no_account.html", {"enrolment": current})
-    personal = _chosen_account(request, every)
+    wanted = request.GET.get("account", "")
+    if wanted and wanted not in {str(fact[0]) for fact in facts}:
+        raise Http404
+    every = page_parts.later(_accounts_of, person)
+    personal = page_parts.later(lambda: _chosen_account(request, every()))
     filters = StatementFilterForm(request.GET)
-    page = Paginator(_statement(personal, filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = list(page.object_list)
-    _name_whom_paid_for(personal, person, page.object_list)
     context = {
         "account": personal,
         "accounts": every,
-        "account_query": f"account={personal.pk}&" if "account" in request.GET else "",
-        "contribution_months": _contribution_months(person),
-        "statement_years": yearly.statement_years(personal),
-        "credits": credits.credit_panel(personal, year=_credit_year(request)),
+        "account_query": f"account={wanted}&" if "account" in request.GET else "",
+        "part_key": page_parts.part_key(
+            "account", person.pk, sorted(request.GET.lists()), citizens_today(), facts
+        ),
+        "part_seconds": page_parts.PART_SECONDS,
+        "contribution_months": page_parts.later(_contribution_months, person),
+        "statement_years": page_parts.later(lambda: yearly.statement_years(personal())),
+        "credits": page_parts.later(lambda: credits.credit_panel(personal(), year=_credit_year(request))),
         "filters": filters,
-        "page": page,
+        "page": page_parts.later(lambda: _statement_page(request, person, personal(), filters)),
     }
     return render(request, "accounts/account.html", context)
+
+
+def _statement_page(request, person, personal, filters):
+    page = Paginator(_statement(personal, filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    _name_whom_paid_for(personal, person, page.object_list)
+    return page
 
 
 def _name_whom_paid_for(account, holder, entries):

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import CITIZENS_TIME_ZONE, Notice, Person, Region
+from accounts.services import notices_changed
 
 from . import bindings, settlement
 from .models import Binding, Institution, Relation, Settlement
@@ -56,6 +57,7 @@ def seed_binding():
     # The demo binding stands for one made long ago: its notices are in both inboxes, already read, so the
     # demo's unread notices are those its users cause.
     Notice.objects.filter(link=bindings.detail_url(binding), read_at__isnull=True).update(read_at=timezone.now())
+    notices_changed(binding.payer_id, binding.relative_id)
     return 1
 
 

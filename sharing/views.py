@@ -5,13 +5,15 @@ A binding's pages are for its two sides only; anyone else gets 404, as for a bin
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts import page_parts
+from accounts.models import Account, LedgerEntry
 from accounts.services import ServiceError
 from accounts.step_up import step_up_required
 from accounts.views import citizen_required
@@ -49,16 +51,45 @@ def _as_payer(request, pk):
 def index(request):
     person = request.user.person
     bindings.refresh_lately(person)
-    given = statements.with_figures(Binding.objects.filter(payer=person), timezone.now())
-    given = statements.open_first(given.select_related("relative", "quota_account"))
+    now = timezone.now()
+    today = bindings.local(now).date()
     context = {
-        "page": Paginator(given, PAGE_SIZE).get_page(request.GET.get("page")),
-        "to_confirm": Binding.objects.filter(relative=person, status=Status.PENDING).select_related("payer"),
-        "received_count": Binding.objects.filter(relative=person).open().count(),
+        # Everything below the header comes from the cache while these facts stay the same (page_parts).
+        "part_key": page_parts.part_key("sharing", person.pk, sorted(request.GET.lists()), today, _facts(person)),
+        "part_seconds": page_parts.PART_SECONDS,
+        "page": page_parts.later(_given_page, request, person, now),
+        "to_confirm": page_parts.later(
+            lambda: Binding.objects.filter(relative=person, status=Status.PENDING).select_related("payer")
+        ),
+        "received_count": page_parts.later(lambda: Binding.objects.filter(relative=person).open().count()),
         # Who shares with me, said first: for many relatives (retired parents) it is what they come to see.
-        "sharing_with_me": _sharing_with(person)[:PAGE_SIZE],
+        "sharing_with_me": page_parts.later(lambda: _sharing_with(person)[:PAGE_SIZE]),
     }
     return render(request, "sharing/index.html", context)
+
+
+def _facts(person):
+    """What the sharing page changes with, in one query: either side's bindings, with the last ledger entry of
+    the money each one pays from (its quota, or the payer's personal account for a direct binding)."""
+    payers_account = Account.objects.filter(
+        kind=Account.Kind.PERSONAL, enrolment__person=OuterRef(OuterRef("payer"))
+    ).order_by("-id")
+    from_account = LedgerEntry.objects.filter(account=Subquery(payers_account.values("pk")[:1])).order_by("-id")
+    return list(
+        Binding.objects.filter(Q(payer=person) | Q(relative=person))
+        .annotate(
+            quota_entry=page_parts.last_entry("quota_account"),
+            account_entry=Subquery(from_account.values("pk")[:1]),
+        )
+        .order_by("pk")
+        .values_list("pk", "status", "way", "priority", "expires_at", "quota_entry", "account_entry")
+    )
+
+
+def _given_page(request, person, now):
+    given = statements.with_figures(Binding.objects.filter(payer=person), now)
+    given = statements.open_first(given.select_related("relative", "quota_account"))
+    return Paginator(given, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _sharing_with(person):

@@ -303,10 +303,11 @@ def test_account_page_uses_a_constant_number_of_queries(client, db, django_asser
         fund(account, Decimal("1.00"))
         credit_monthly(month=months_back(back))
     client.force_login(person.user)
-    # the user with the person, every account (with where each one's money went), the contribution months, the
-    # yearly statements' first year, the credits' years, the credits shown, the version in force, entry count,
-    # header, entry page (with each credit and its version); the session is in the cache
-    with django_assert_num_queries(10):
+    # the user with the person, the accounts' facts (page_parts), every account (with where each one's money
+    # went), the contribution months, the yearly statements' first year, the credits' years, the credits shown,
+    # the version in force, entry count, header, entry page (with each credit and its version); the session is
+    # in the cache. Reloaded, only the first two and the header (accounts/tests/test_page_parts.py).
+    with django_assert_num_queries(11):
         response = client.get(reverse("account"))
     assert response.status_code == 200
 

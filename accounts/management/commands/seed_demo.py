@@ -39,7 +39,7 @@ from accounts.models import (
     User,
 )
 from accounts.second_factor import give_known_device
-from accounts.services import personal_account_of, record_enrolment, system_account
+from accounts.services import notices_changed, personal_account_of, record_enrolment, system_account
 
 PASSWORD = "Demo@2026"
 CLERKS_GROUP = "经办人员"
@@ -297,6 +297,7 @@ def seed_year(*, today):
             Notice.objects.filter(person__in=people.values(), created_at=moment(month, 8)).update(
                 read_at=moment(month, 19)
             )
+            notices_changed(*(person.pk for person in people.values()))
         credits.credit_monthly(month=month, persons=list(people.values()), booked_at=moment(month, 9))
         this_months = [item for item in spending if item.at.date().replace(day=1) == month]
         for item in sorted(this_months, key=lambda item: item.at):
