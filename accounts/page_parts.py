@@ -4,7 +4,9 @@
 the credits and their reasons, what each relative was paid); citizens reload them far more often than the
 figures change. Such a page reads first the few facts that say whether anything changed (each account's
 status, hold, balance and last ledger entry, which every movement of money adds; the bindings' states; the
-query string; today's date), passes them to `part_key`, and wraps the part in
+query string; today's date), in one statement built once (`accounts.sql.account_page_facts`,
+`sharing.sql.index_facts`: through the ORM, building it cost more than all else the page does), passes them to
+`part_key`, and wraps the part in
 
     {% cache part_seconds "<name>" part_key %} ... {% endcache %}
 
@@ -22,10 +24,7 @@ import functools
 import hashlib
 
 from django.core.cache import cache
-from django.db.models import OuterRef, Subquery
 from django.utils.functional import SimpleLazyObject, empty
-
-from .models import Account, LedgerEntry
 
 PART_SECONDS = 300
 GENERATION_KEY = "page-parts:generation"
@@ -64,20 +63,3 @@ class Later(SimpleLazyObject):
 def later(function, *args, **kwargs):
     """Return `function(*args, **kwargs)` computed once, and only if the part is rendered (see Later)."""
     return Later(functools.partial(function, *args, **kwargs))
-
-
-def last_entry(account="pk"):
-    """An annotation of the latest ledger entry id of the `account` field (default: the row itself, an account):
-    one step down the (account, -id) index."""
-    entries = LedgerEntry.objects.filter(account=OuterRef(account)).order_by("-id")
-    return Subquery(entries.values("id")[:1])
-
-
-def money_facts(person):
-    """Return what changes when any money of `person`'s personal accounts moves or an account changes state."""
-    return list(
-        Account.objects.filter(kind=Account.Kind.PERSONAL, enrolment__person=person)
-        .annotate(last_entry=last_entry())
-        .order_by("pk")
-        .values_list("pk", "status", "hold", "balance", "last_entry")
-    )

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from . import credits, page_parts, phone_codes, services, throttle, yearly
+from . import credits, page_parts, phone_codes, services, sql, throttle, yearly
 from .context_processors import LARGE_TEXT, TEXT_SIZE_COOKIE
 from .forms import (
     CodeForm,
@@ -266,15 +266,7 @@ def account(request):
     person = request.user.person
     # What the page shows changes only with these: everything below the header comes from the cache while
     # they stay the same (page_parts), and the accounts themselves are read only to draw it.
-    facts = list(
-        Account.objects.filter(kind=Account.Kind.PERSONAL, enrolment__person=person)
-        .annotate(last_entry=page_parts.last_entry())
-        .order_by("-id")
-        .values_list(
-            "pk", "status", "hold", "balance", "last_entry", "enrolment__status",
-            "enrolment__contribution_months", "enrolment__contribution_base", "enrolment__employment",
-        )
-    )
+    facts = sql.account_page_facts(person.pk)
     if not facts:
         current = person.enrolments.filter(status=Enrolment.Status.ACTIVE).select_related("region").first()
         return render(request, "accounts/no_account.html", {"enrolment": current})

@@ -5,7 +5,7 @@ A binding's pages are for its two sides only; anyone else gets 404, as for a bin
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -13,12 +13,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts import page_parts
-from accounts.models import Account, LedgerEntry
 from accounts.services import ServiceError
 from accounts.step_up import step_up_required
 from accounts.views import citizen_required
 
-from . import bindings, statements
+from . import bindings, sql, statements
 from .forms import BindForm, MoveForm, TopUpForm
 from .models import Binding, PremiumPayment, Relation
 
@@ -55,7 +54,7 @@ def index(request):
     today = bindings.local(now).date()
     context = {
         # Everything below the header comes from the cache while these facts stay the same (page_parts).
-        "part_key": page_parts.part_key("sharing", person.pk, sorted(request.GET.lists()), today, _facts(person)),
+        "part_key": page_parts.part_key("sharing", person.pk, sorted(request.GET.lists()), today, sql.index_facts(person.pk)),
         "part_seconds": page_parts.PART_SECONDS,
         "page": page_parts.later(_given_page, request, person, now),
         "to_confirm": page_parts.later(
@@ -66,24 +65,6 @@ def index(request):
         "sharing_with_me": page_parts.later(lambda: _sharing_with(person)[:PAGE_SIZE]),
     }
     return render(request, "sharing/index.html", context)
-
-
-def _facts(person):
-    """What the sharing page changes with, in one query: either side's bindings, with the last ledger entry of
-    the money each one pays from (its quota, or the payer's personal account for a direct binding)."""
-    payers_account = Account.objects.filter(
-        kind=Account.Kind.PERSONAL, enrolment__person=OuterRef(OuterRef("payer"))
-    ).order_by("-id")
-    from_account = LedgerEntry.objects.filter(account=Subquery(payers_account.values("pk")[:1])).order_by("-id")
-    return list(
-        Binding.objects.filter(Q(payer=person) | Q(relative=person))
-        .annotate(
-            quota_entry=page_parts.last_entry("quota_account"),
-            account_entry=Subquery(from_account.values("pk")[:1]),
-        )
-        .order_by("pk")
-        .values_list("pk", "status", "way", "priority", "expires_at", "quota_entry", "account_entry")
-    )
 
 
 def _given_page(request, person, now):

@@ -68,3 +68,20 @@ def test_select_one_reads_every_column_or_none():
         Person.objects.get(pk=person.pk).created_at,
     )
     assert sql.select_one(Person, "id_number", "no such number") is None
+
+
+def test_account_page_facts_name_the_persons_accounts_with_their_last_entry_and_enrolment():
+    person = make_employee(balance=Decimal("10.00"))
+    first = Account.objects.get(kind=Account.Kind.PERSONAL, enrolment__person=person)
+    entry = first.entries.latest("id")
+    other = make_employee(balance=Decimal("99.00"))  # someone else's account is not among them
+
+    facts = sql.account_page_facts(person.pk)
+
+    assert [row[0] for row in facts] == [first.pk]
+    pk, status, hold, balance, last_entry, enrolment_status, months, base, employment = facts[0]
+    assert (status, hold, sql.money(balance), last_entry) == (first.status, first.hold, Decimal("10.00"), entry.pk)
+    assert (enrolment_status, employment) == (first.enrolment.status, first.enrolment.employment)
+    assert months == first.enrolment.contribution_months and sql.money(base) == first.enrolment.contribution_base
+    assert sql.account_page_facts(other.pk)[0][0] != first.pk
+    assert sql.account_page_facts(make_person().pk) == []

@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from sharing import bindings
+from accounts.services import personal_account_of
+from sharing import bindings, sql
 from sharing import settlement as services
 from sharing.models import Binding
 
@@ -70,3 +71,19 @@ def test_the_relatives_own_page_never_shows_the_payers_part(as_payer, payer, spo
 
     assert relatives != payers
     assert "为我共济的人" in relatives and "张伟" in relatives
+
+
+def test_the_facts_name_either_sides_bindings_with_the_last_entry_of_the_money_each_pays_from(payer, child, spouse):
+    direct = make_binding(payer, child)
+    quota = make_binding(spouse, payer, relation="spouse", way=Binding.Way.QUOTA, quota="50.00")
+    make_binding(spouse, child)  # neither side is the payer: not among the payer's facts
+
+    facts = sql.index_facts(payer.pk)
+
+    assert [row[0] for row in facts] == [direct.pk, quota.pk]
+    pk, status, way, priority, expires_at, quota_entry, account_entry = facts[0]
+    assert (status, way, priority, quota_entry) == (direct.status, direct.way, direct.priority, None)
+    assert account_entry == personal_account_of(payer).entries.latest("id").pk
+    pk, status, way, priority, expires_at, quota_entry, account_entry = facts[1]
+    assert quota_entry == quota.quota_account.entries.latest("id").pk
+    assert account_entry == personal_account_of(spouse).entries.latest("id").pk
