@@ -125,6 +125,15 @@ def account_page_facts(person_id):
         return cursor.fetchall()
 
 
+def notice_facts(person_id):
+    """What the inbox changes with (accounts.page_parts): how many notices the person has, how many of them ask
+    for an action and are unread, how many are unread, and the newest one's id; one statement, built once."""
+    with connection.cursor() as cursor:
+        cursor.execute(_notice_facts_sql(), [person_id])
+        total, to_do, unread, newest = cursor.fetchone()
+    return total, to_do or 0, unread or 0, newest
+
+
 def last_entry_sql(account_column):
     """A scalar subquery: the id of the latest ledger entry of the account whose id is `account_column`, one
     step down the (account, -id) index."""
@@ -197,6 +206,25 @@ def _account_facts_sql():
         f"SELECT {', '.join(columns)} FROM {quote(account.db_table)} a "
         f"JOIN {quote(enrolment.db_table)} e ON {e('id')} = {a('enrolment')} "
         f"WHERE {a('kind')} = %s AND {e('person')} = %s ORDER BY {a('id')} DESC"
+    )
+
+
+@cache
+def _notice_facts_sql():
+    from .models import Notice
+
+    quote = connection.ops.quote_name
+    notice = Notice._meta
+
+    def n(name):
+        return quote(notice.get_field(name).column)
+
+    # SUM(CASE ...) rather than COUNT(*) FILTER (...): SQLite before 3.30 has no FILTER.
+    return (
+        f"SELECT COUNT(*), "
+        f"SUM(CASE WHEN {n('needs_action')} AND {n('read_at')} IS NULL THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {n('read_at')} IS NULL THEN 1 ELSE 0 END), MAX({n('id')}) "
+        f"FROM {quote(notice.db_table)} WHERE {n('person')} = %s"
     )
 
 

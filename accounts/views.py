@@ -414,13 +414,29 @@ def profile(request):
 
 @citizen_required
 def notices(request):
-    """The inbox: what asks for an action first, then everything else folded by day."""
-    inbox = Notice.objects.filter(person_id=request.user.person_id).order_by("-created_at", "-id")
-    to_do = inbox.filter(needs_action=True, read_at__isnull=True)
-    page = Paginator(inbox.exclude(needs_action=True, read_at__isnull=True), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    """The inbox: what asks for an action first, then everything else folded by day.
+
+    Both lists come from the cache while the notices' counts and the newest one stay the same (page_parts);
+    the button that marks everything read stays outside them, with its form token.
+    """
+    person_id = request.user.person_id
+    facts = sql.notice_facts(person_id)
+    total, to_do_count = facts[0], facts[1]
+    inbox = Notice.objects.filter(person_id=person_id).order_by("-created_at", "-id")
+    page = page_parts.later(
+        lambda: Paginator(inbox.exclude(needs_action=True, read_at__isnull=True), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
     )
-    context = {"to_do": list(to_do[:PAGE_SIZE]), "page": page, "days": _by_day(page.object_list)}
+    context = {
+        "part_key": page_parts.part_key("notices", person_id, sorted(request.GET.lists()), facts),
+        "part_seconds": page_parts.PART_SECONDS,
+        "has_to_do": to_do_count > 0,
+        "has_others": total > to_do_count,
+        "to_do": page_parts.later(lambda: list(inbox.filter(needs_action=True, read_at__isnull=True)[:PAGE_SIZE])),
+        "page": page,
+        "days": page_parts.later(lambda: _by_day(page().object_list)),
+    }
     return render(request, "accounts/notices.html", context)
 
 

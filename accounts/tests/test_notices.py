@@ -46,10 +46,40 @@ def test_inbox_uses_a_constant_number_of_queries(client, db, django_assert_num_q
         services.notify(person=person, title=f"通知{number}", body="内容")
         services.notify(person=person, title=f"待办{number}", body="内容", link="/account/", needs_action=True)
     client.force_login(person.user)
-    # the user with the person, the notices asking for action, notice count, notice page, header; the session is
-    # in the cache and renewed at most once a minute, so it costs no query
-    with django_assert_num_queries(5):
+    # the user with the person, the inbox's facts, the notices asking for action, notice count, notice page,
+    # header; the session is in the cache and renewed at most once a minute, so it costs no query
+    with django_assert_num_queries(6):
         client.get(reverse("notices"))
+    # reloaded, both lists and the header's count come from the cache: the user and the facts only
+    with django_assert_num_queries(2):
+        html = client.get(reverse("notices")).text
+    assert f"需要您办理（{min(count, 20)}条）" in html and f"待办{count - 1}" in html
+
+
+def test_the_inbox_shows_a_new_notice_and_a_read_one_at_the_next_load(owner_client, applicant):
+    first = services.notify(person=applicant, title="第一条", body="内容")
+    assert "（1条未读）" in owner_client.get(reverse("notices")).text
+
+    second = services.notify(person=applicant, title="第二条", body="内容")
+    html = owner_client.get(reverse("notices")).text
+    assert "第二条" in html and "（2条未读）" in html
+
+    services.mark_notice_read(notice=first)
+    assert "（1条未读）" in owner_client.get(reverse("notices")).text
+
+    to_do = services.notify(person=applicant, title="请确认", body="内容", link="/sharing/", needs_action=True)
+    html = owner_client.get(reverse("notices")).text
+    assert "需要您办理（1条）" in html and "请确认" in html
+
+    services.mark_notice_read(notice=to_do)
+    services.mark_all_notices_read(person=applicant)
+    html = owner_client.get(reverse("notices")).text
+    assert "需要您办理" not in html and "未读" not in html and second.title in html
+
+
+def test_an_empty_inbox_says_so_and_offers_no_button(owner_client):
+    html = owner_client.get(reverse("notices")).text
+    assert "暂时没有通知。" in html and "全部标为已读" not in html
 
 
 def test_opening_a_notice_marks_it_read_and_shows_the_next_step(owner_client, applicant):

@@ -85,3 +85,15 @@ def test_account_page_facts_name_the_persons_accounts_with_their_last_entry_and_
     assert months == first.enrolment.contribution_months and sql.money(base) == first.enrolment.contribution_base
     assert sql.account_page_facts(other.pk)[0][0] != first.pk
     assert sql.account_page_facts(make_person().pk) == []
+
+
+def test_notice_facts_count_the_persons_notices_those_to_do_and_unread_and_name_the_newest():
+    person, other = make_person(), make_person()
+    assert sql.notice_facts(person.pk) == (0, 0, 0, None)
+    read = Notice.objects.create(person=person, title="已读", body="内容", read_at=datetime.datetime.now(datetime.UTC))
+    Notice.objects.create(person=person, title="待办", body="内容", needs_action=True)
+    newest = Notice.objects.create(person=person, title="未读", body="内容")
+    Notice.objects.create(person=other, title="别人的", body="内容")
+
+    assert sql.notice_facts(person.pk) == (3, 1, 2, newest.pk)
+    assert read.pk < newest.pk
