@@ -97,3 +97,23 @@ def test_notice_facts_count_the_persons_notices_those_to_do_and_unread_and_name_
 
     assert sql.notice_facts(person.pk) == (3, 1, 2, newest.pk)
     assert read.pk < newest.pk
+
+
+def test_user_with_person_loads_what_the_orm_would_and_the_person_without_another_query(
+    applicant, reviewer, django_assert_num_queries
+):
+    from accounts.models import User
+
+    with django_assert_num_queries(1):
+        user = sql.user_with_person(str(applicant.user.pk))
+        assert user.person.name == applicant.name and user.person.user is user
+    expected = User.objects.select_related("person").get(pk=applicant.user.pk)
+    for field in User._meta.concrete_fields:
+        assert getattr(user, field.attname) == getattr(expected, field.attname), field.name
+    for field in Person._meta.concrete_fields:
+        assert getattr(user.person, field.attname) == getattr(expected.person, field.attname), field.name
+
+    staff = sql.user_with_person(reviewer.pk)
+    assert staff.username == reviewer.username and staff.person is None
+    assert sql.user_with_person(10**9) is None
+    assert sql.user_with_person("not a number") is None
