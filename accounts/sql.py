@@ -15,7 +15,6 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection
 from django.db.models import DEFERRED
 
-
 # Parameters per statement: far below PostgreSQL's limit of 65,535 and SQLite's of 32,766, so that a write
 # of any size goes out in statements of a few thousand rows.
 MAX_PARAMETERS = 10_000
@@ -160,17 +159,26 @@ def notice_facts(person_id):
     return total, to_do or 0, unread or 0, newest
 
 
+def column(alias, model, name):
+    """`alias."column"`: the column of `model`'s field `name` (its primary key for "pk"), quoted."""
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    return f"{alias}.{connection.ops.quote_name(field.column)}"
+
+
+def table(model, alias):
+    """`"table" alias`: `model`'s table, quoted, under `alias`."""
+    return f"{connection.ops.quote_name(model._meta.db_table)} {alias}"
+
+
 def last_entry_sql(account_column):
     """A scalar subquery: the id of the latest ledger entry of the account whose id is `account_column`, one
     step down the (account, -id) index."""
-    from .models import LedgerEntry
+    from .models import LedgerEntry as Entry
 
-    quote = connection.ops.quote_name
-    entry = LedgerEntry._meta
     return (
-        f"(SELECT le.{quote(entry.pk.column)} FROM {quote(entry.db_table)} le "
-        f"WHERE le.{quote(entry.get_field('account').column)} = {account_column} "
-        f"ORDER BY le.{quote(entry.pk.column)} DESC LIMIT 1)"
+        f"(SELECT {column('le', Entry, 'pk')} FROM {table(Entry, 'le')} "
+        f"WHERE {column('le', Entry, 'account')} = {account_column} "
+        f"ORDER BY {column('le', Entry, 'pk')} DESC LIMIT 1)"
     )
 
 
@@ -179,15 +187,11 @@ def personal_account_sql(person_column):
     its one parameter is the personal kind."""
     from .models import Account, Enrolment
 
-    quote = connection.ops.quote_name
-    account, enrolment = Account._meta, Enrolment._meta
     return (
-        f"(SELECT pa.{quote(account.pk.column)} FROM {quote(account.db_table)} pa "
-        f"JOIN {quote(enrolment.db_table)} pe "
-        f"ON pe.{quote(enrolment.pk.column)} = pa.{quote(account.get_field('enrolment').column)} "
-        f"WHERE pa.{quote(account.get_field('kind').column)} = %s "
-        f"AND pe.{quote(enrolment.get_field('person').column)} = {person_column} "
-        f"ORDER BY pa.{quote(account.pk.column)} DESC LIMIT 1)"
+        f"(SELECT {column('pa', Account, 'pk')} FROM {table(Account, 'pa')} JOIN {table(Enrolment, 'pe')} "
+        f"ON {column('pe', Enrolment, 'pk')} = {column('pa', Account, 'enrolment')} "
+        f"WHERE {column('pa', Account, 'kind')} = %s AND {column('pe', Enrolment, 'person')} = {person_column} "
+        f"ORDER BY {column('pa', Account, 'pk')} DESC LIMIT 1)"
     )
 
 
@@ -217,21 +221,17 @@ def _insert_sql(model, rows):
 def _account_facts_sql():
     from .models import Account, Enrolment
 
-    quote = connection.ops.quote_name
-    account, enrolment = Account._meta, Enrolment._meta
-
     def a(name):
-        return f"a.{quote(account.get_field(name).column)}"
+        return column("a", Account, name)
 
     def e(name):
-        return f"e.{quote(enrolment.get_field(name).column)}"
+        return column("e", Enrolment, name)
 
-    columns = [a("id"), a("status"), a("hold"), a("balance"), last_entry_sql(a("id")),
+    columns = [a("pk"), a("status"), a("hold"), a("balance"), last_entry_sql(a("pk")),
                e("status"), e("contribution_months"), e("contribution_base"), e("employment")]
     return (
-        f"SELECT {', '.join(columns)} FROM {quote(account.db_table)} a "
-        f"JOIN {quote(enrolment.db_table)} e ON {e('id')} = {a('enrolment')} "
-        f"WHERE {a('kind')} = %s AND {e('person')} = %s ORDER BY {a('id')} DESC"
+        f"SELECT {', '.join(columns)} FROM {table(Account, 'a')} JOIN {table(Enrolment, 'e')} "
+        f"ON {e('pk')} = {a('enrolment')} WHERE {a('kind')} = %s AND {e('person')} = %s ORDER BY {a('pk')} DESC"
     )
 
 
@@ -239,14 +239,11 @@ def _account_facts_sql():
 def _user_with_person_sql():
     from .models import Person, User
 
-    quote = connection.ops.quote_name
-    user, person = User._meta, Person._meta
-    columns = [f"u.{quote(field.column)}" for field in user.concrete_fields]
-    columns += [f"p.{quote(field.column)}" for field in person.concrete_fields]
+    columns = [column("u", User, field.name) for field in User._meta.concrete_fields]
+    columns += [column("p", Person, field.name) for field in Person._meta.concrete_fields]
     return (
-        f"SELECT {', '.join(columns)} FROM {quote(user.db_table)} u "
-        f"LEFT JOIN {quote(person.db_table)} p ON p.{quote(person.pk.column)} = u.{quote(user.get_field('person').column)} "
-        f"WHERE u.{quote(user.pk.column)} = %s"
+        f"SELECT {', '.join(columns)} FROM {table(User, 'u')} LEFT JOIN {table(Person, 'p')} "
+        f"ON {column('p', Person, 'pk')} = {column('u', User, 'person')} WHERE {column('u', User, 'pk')} = %s"
     )
 
 
@@ -254,18 +251,14 @@ def _user_with_person_sql():
 def _notice_facts_sql():
     from .models import Notice
 
-    quote = connection.ops.quote_name
-    notice = Notice._meta
-
     def n(name):
-        return quote(notice.get_field(name).column)
+        return column("n", Notice, name)
 
     # SUM(CASE ...) rather than COUNT(*) FILTER (...): SQLite before 3.30 has no FILTER.
     return (
-        f"SELECT COUNT(*), "
-        f"SUM(CASE WHEN {n('needs_action')} AND {n('read_at')} IS NULL THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN {n('read_at')} IS NULL THEN 1 ELSE 0 END), MAX({n('id')}) "
-        f"FROM {quote(notice.db_table)} WHERE {n('person')} = %s"
+        f"SELECT COUNT(*), SUM(CASE WHEN {n('needs_action')} AND {n('read_at')} IS NULL THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {n('read_at')} IS NULL THEN 1 ELSE 0 END), MAX({n('pk')}) "
+        f"FROM {table(Notice, 'n')} WHERE {n('person')} = %s"
     )
 
 

@@ -3,8 +3,8 @@ import functools
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.hashers import make_password
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator

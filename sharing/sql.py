@@ -25,18 +25,15 @@ def index_facts(person_id):
 
 @cache
 def _index_facts_sql():
-    quote = connection.ops.quote_name
-    binding = Binding._meta
-
     def b(name):
-        return f"b.{quote(binding.get_field(name).column)}"
+        return accounts_sql.column("b", Binding, name)
 
     columns = [
-        b("id"), b("status"), b("way"), b("priority"), b("expires_at"),
+        b("pk"), b("status"), b("way"), b("priority"), b("expires_at"),
         accounts_sql.last_entry_sql(b("quota_account")),
         accounts_sql.last_entry_sql(accounts_sql.personal_account_sql(b("payer"))),
     ]
     return (
-        f"SELECT {', '.join(columns)} FROM {quote(binding.db_table)} b "
-        f"WHERE {b('payer')} = %s OR {b('relative')} = %s ORDER BY {b('id')}"
+        f"SELECT {', '.join(columns)} FROM {accounts_sql.table(Binding, 'b')} "
+        f"WHERE {b('payer')} = %s OR {b('relative')} = %s ORDER BY {b('pk')}"
     )

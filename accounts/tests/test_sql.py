@@ -79,7 +79,7 @@ def test_account_page_facts_name_the_persons_accounts_with_their_last_entry_and_
     facts = sql.account_page_facts(person.pk)
 
     assert [row[0] for row in facts] == [first.pk]
-    pk, status, hold, balance, last_entry, enrolment_status, months, base, employment = facts[0]
+    _, status, hold, balance, last_entry, enrolment_status, months, base, employment = facts[0]
     assert (status, hold, sql.money(balance), last_entry) == (first.status, first.hold, Decimal("10.00"), entry.pk)
     assert (enrolment_status, employment) == (first.enrolment.status, first.enrolment.employment)
     assert months == first.enrolment.contribution_months and sql.money(base) == first.enrolment.contribution_base

@@ -81,9 +81,9 @@ def test_the_facts_name_either_sides_bindings_with_the_last_entry_of_the_money_e
     facts = sql.index_facts(payer.pk)
 
     assert [row[0] for row in facts] == [direct.pk, quota.pk]
-    pk, status, way, priority, expires_at, quota_entry, account_entry = facts[0]
+    _, status, way, priority, _, quota_entry, account_entry = facts[0]
     assert (status, way, priority, quota_entry) == (direct.status, direct.way, direct.priority, None)
     assert account_entry == personal_account_of(payer).entries.latest("id").pk
-    pk, status, way, priority, expires_at, quota_entry, account_entry = facts[1]
+    *_, quota_entry, account_entry = facts[1]
     assert quota_entry == quota.quota_account.entries.latest("id").pk
     assert account_entry == personal_account_of(spouse).entries.latest("id").pk
