@@ -433,6 +433,7 @@ def notices(request):
         "part_seconds": page_parts.PART_SECONDS,
         "has_to_do": to_do_count > 0,
         "has_others": total > to_do_count,
+        "has_unread": facts[2] > 0,
         "to_do": page_parts.later(lambda: list(inbox.filter(needs_action=True, read_at__isnull=True)[:PAGE_SIZE])),
         "page": page,
         "days": page_parts.later(lambda: _by_day(page().object_list)),

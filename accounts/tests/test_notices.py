@@ -75,6 +75,7 @@ def test_the_inbox_shows_a_new_notice_and_a_read_one_at_the_next_load(owner_clie
     services.mark_all_notices_read(person=applicant)
     html = owner_client.get(reverse("notices")).text
     assert "需要您办理" not in html and "未读" not in html and second.title in html
+    assert "全部标为已读" not in html  # nothing left to mark
 
 
 def test_an_empty_inbox_says_so_and_offers_no_button(owner_client):
