@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -298,3 +299,28 @@ def test_opening_a_transfer_and_its_record_is_recorded(nb_client, submitted, nb_
     nb_client.get(change_url(submitted))
     [row] = PersonalDataAccess.objects.all()
     assert (row.staff, row.person, row.what) == (nb_clerk, submitted.applicant, "转移申请详情")
+
+
+# Scoping after the move --------------------------------------------------------------------------
+
+
+def test_after_the_transfer_each_region_lists_the_account_it_holds_and_both_the_person(
+    client, completed, nb_clerk, dg_clerk
+):
+    # The lists scope by the region each row carries (the accounts) or by an enrolment in the clerk's regions
+    # (the persons): no region key to move, so what the transfer services write is what the clerks see.
+    view = Permission.objects.filter(content_type__app_label="accounts", codename__in=["view_person", "view_account"])
+    person, old, new = completed.applicant, completed.old_account, completed.new_account
+    accounts = reverse("admin:accounts_account_changelist")
+    persons = reverse("admin:accounts_person_changelist")
+
+    def account_link(account):
+        return reverse("admin:accounts_account_change", args=[account.pk])
+
+    for clerk, holds, not_held in ((nb_clerk, new, old), (dg_clerk, old, new)):
+        clerk.user_permissions.add(*view)
+        client.force_login(clerk)
+        listed = client.get(accounts, {"q": person.id_number}).content.decode()
+        assert account_link(holds) in listed and account_link(not_held) not in listed
+        found = client.get(persons, {"q": person.id_number}).content.decode()
+        assert reverse("admin:accounts_person_change", args=[person.pk]) in found
