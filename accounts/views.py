@@ -421,7 +421,7 @@ def notices(request):
     """
     person_id = request.user.person_id
     facts = sql.notice_facts(person_id)
-    total, to_do_count = facts[0], facts[1]
+    total, to_do_count, unread, _ = facts
     inbox = Notice.objects.filter(person_id=person_id).order_by("-created_at", "-id")
     page = page_parts.later(
         lambda: Paginator(inbox.exclude(needs_action=True, read_at__isnull=True), PAGE_SIZE).get_page(
@@ -433,7 +433,7 @@ def notices(request):
         "part_seconds": page_parts.PART_SECONDS,
         "has_to_do": to_do_count > 0,
         "has_others": total > to_do_count,
-        "has_unread": facts[2] > 0,
+        "has_unread": unread > 0,
         "to_do": page_parts.later(lambda: list(inbox.filter(needs_action=True, read_at__isnull=True)[:PAGE_SIZE])),
         "page": page,
         "days": page_parts.later(lambda: _by_day(page().object_list)),

@@ -54,7 +54,9 @@ def index(request):
     today = bindings.local(now).date()
     context = {
         # Everything below the header comes from the cache while these facts stay the same (page_parts).
-        "part_key": page_parts.part_key("sharing", person.pk, sorted(request.GET.lists()), today, sql.index_facts(person.pk)),
+        "part_key": page_parts.part_key(
+            "sharing", person.pk, sorted(request.GET.lists()), today, sql.index_facts(person.pk)
+        ),
         "part_seconds": page_parts.PART_SECONDS,
         "page": page_parts.later(_given_page, request, person, now),
         "to_confirm": page_parts.later(
