@@ -188,7 +188,9 @@ class WithdrawalApplicationAdmin(RegionScopedAdmin, ReviewDeskAdmin):
         "number", "applicant_masked", "reason", "status", "deadline", "days_left", "overdue",
     ]
     list_filter = [
-        QueueFilter, "status", OverdueFilter, ("reason", admin.RelatedOnlyFieldListFilter),
+        # Every reason, from its own small table: offering only those in use read all of a region's
+        # applications on each load (100 ms at a province's size).
+        QueueFilter, "status", OverdueFilter, "reason",
         ("region", RegionListFilter),
     ]
     list_select_related = ["applicant", "reason"]

@@ -126,6 +126,19 @@ def test_the_overdue_filter(reviewer_client, application, stopped_applicant):
     assert application.number not in reviewer_client.get(QUEUE, {"overdue": "no"}).content.decode()
 
 
+def test_the_reason_filter_narrows_the_queue_without_reading_the_applications_for_its_choices(
+    reviewer_client, application
+):
+    other = WithdrawalReason.objects.exclude(pk=application.reason_id).first()
+    with CaptureQueriesContext(connection) as queries:
+        html = reviewer_client.get(QUEUE).content.decode()
+    assert other.name in html and application.reason.name in html
+    table = WithdrawalApplication._meta.db_table
+    assert not any("DISTINCT" in q["sql"] and table in q["sql"] for q in queries)
+    assert application.number in reviewer_client.get(QUEUE, {"reason__id__exact": application.reason_id}).text
+    assert application.number not in reviewer_client.get(QUEUE, {"reason__id__exact": other.pk}).text
+
+
 def test_the_queue_makes_the_same_number_of_queries_for_3_and_20_applications(reviewer_client, desk_reviewer):
     def applications(count):
         for _ in range(count):
