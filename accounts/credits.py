@@ -34,7 +34,7 @@ from .models import (
     citizens_today,
     percent,
 )
-from .services import ServiceError, notices_changed, system_account
+from .services import ServiceError, leave_notices, system_account
 
 logger = logging.getLogger(__name__)
 
@@ -311,13 +311,6 @@ class _Run:
 # Notices of a change ------------------------------------------------------------------------------
 
 
-def _leave(notices):
-    """Write a batch of notices at once and forget their recipients' unread counts; return how many."""
-    Notice.objects.bulk_create(notices)
-    notices_changed(*(notice.person_id for notice in notices))
-    return len(notices)
-
-
 def notify_credit_changes(*, today=None, at=None):
     """Tell each citizen whose monthly credit a version changes, once, when the version takes effect.
 
@@ -356,9 +349,9 @@ def _notify(version, at):
             notice.person_id = person_id
             notices.append(notice)
         if len(notices) == BATCH:
-            record.recipients += _leave(notices)
+            record.recipients += len(leave_notices(notices))
             notices = []
-    record.recipients += _leave(notices)
+    record.recipients += len(leave_notices(notices))
     CreditChangeNotification.objects.filter(pk=record.pk).update(recipients=record.recipients)
     return record
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.utils import update_change_reason
 
-from . import sms
+from . import sms, sql
 from .models import (
     CITIZENS_TIME_ZONE,  # noqa: F401 (the citizens' calendar, which the feature apps import from here)
     Account,
@@ -495,10 +495,25 @@ def unread_notice_count(person_id):
 
 def notices_changed(*person_ids):
     """Forget the unread counts of these persons: now, and again once the change is committed."""
-    keys = [_unread_key(person_id) for person_id in person_ids]
-    for start in range(0, len(keys), 1000):
-        cache.delete_many(keys[start : start + 1000])
-    transaction.on_commit(lambda: [cache.delete_many(keys[i : i + 1000]) for i in range(0, len(keys), 1000)])
+    keys = [_unread_key(person_id) for person_id in set(person_ids)]
+
+    def forget():
+        for start in range(0, len(keys), 1000):
+            cache.delete_many(keys[start : start + 1000])
+
+    forget()
+    transaction.on_commit(forget)
+
+
+def leave_notices(notices):
+    """Write a batch of unsaved notices in a few statements and forget their recipients' unread counts.
+
+    The one way to write notices in bulk: such a write sends no signal, so a writer that skipped this would
+    leave the header's count stale for up to UNREAD_SECONDS.
+    """
+    sql.insert(notices)
+    notices_changed(*(notice.person_id for notice in notices))
+    return notices
 
 
 def notice_saved(sender, instance, **kwargs):

@@ -20,7 +20,14 @@ from django.utils.translation import gettext as _
 from accounts import ledger, sql
 from accounts.models import ZERO, Account, Enrolment, JournalTransaction, LedgerEntry, Notice, Person, Region
 from accounts.scoping import regions_of
-from accounts.services import CITIZENS_TIME_ZONE, ServiceError, notify, personal_account_of, system_account
+from accounts.services import (
+    CITIZENS_TIME_ZONE,
+    ServiceError,
+    leave_notices,
+    notify,
+    personal_account_of,
+    system_account,
+)
 
 from .models import Binding, Institution, MisuseCase, Relation, Settlement, SettlementPayment, Suspension
 
@@ -356,7 +363,7 @@ def _settle_from(
             settlement.paid = sum((payment.amount for payment in payments), ZERO)
             settlement.cash_due = amount - settlement.paid
             notices = [_notify_paid(settlement, paid) for paid in payments if paid.binding is not None]
-            sql.insert(notices)
+            leave_notices(notices)
             # The ledger locks the paying accounts, checks them, and takes the institutions' account of the
             # region, which every settlement there touches, last of all (see accounts.ledger).
             settlement.journal = ledger.post(

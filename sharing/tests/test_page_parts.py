@@ -87,3 +87,15 @@ def test_the_facts_name_either_sides_bindings_with_the_last_entry_of_the_money_e
     *_, quota_entry, account_entry = facts[1]
     assert quota_entry == quota.quota_account.entries.latest("id").pk
     assert account_entry == personal_account_of(spouse).entries.latest("id").pk
+
+
+def test_a_bill_paid_for_the_relative_counts_in_the_payers_header_at_once(as_payer, payer, child):
+    make_binding(payer, child)
+    before = as_payer.get(INDEX).context["unread_notice_count"]  # the count is now in the cache
+
+    services.settle(
+        institution=make_institution(), idempotency_key="page-part-2", patient_id_number=child.id_number,
+        card_number=child.card_number, amount=Decimal("5.00"), category="pharmacy", reference="R-2",
+    )
+
+    assert as_payer.get(INDEX).context["unread_notice_count"] == before + 1
